@@ -1,0 +1,130 @@
+#!/bin/sh
+# Build the patched glibc into install/.
+#
+#   ./build.sh          install what is missing, apply patches/, build, install
+#   ./build.sh export   write glibc-src/'s commits back to patches/
+#
+# glibc-src/ is a git repository: one commit holding Debian's pristine source
+# (tag "pristine"), then the series applied with git am.  Edit there, commit,
+# then "./build.sh export" so patches/ (what CI builds) has the change.
+set -eu
+
+top=$(cd "$(dirname "$0")" && pwd)
+src=$top/glibc-src
+obj=$top/build/glibc
+inst=$top/install
+tarball=/usr/src/glibc/glibc-2.36.tar.xz
+git_id="-c user.name=build.sh -c user.email=build.sh@localhost"
+
+say () { printf 'build.sh: %s\n' "$*" >&2; }
+
+series_files () {
+  sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/series"
+}
+
+# A fingerprint of patches/, recorded in glibc-src/ when the series is applied.
+series_hash () {
+  (cd "$top/patches" && cat series $(series_files)) | sha256sum | cut -c1-64
+}
+
+export_series () {
+  [ -d "$src/.git" ] || { say "no glibc-src/ to export from"; exit 1; }
+  if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
+    say "glibc-src/ has uncommitted changes: commit them first"; exit 1
+  fi
+  rm -f "$top"/patches/*.patch
+  git -C "$src" format-patch -q --no-signature --zero-commit -N \
+    -o "$top/patches" pristine..HEAD
+  (cd "$top/patches" && ls *.patch) > "$top/patches/series"
+  series_hash > "$src/.git/series-hash"
+  git -C "$src" rev-parse HEAD > "$src/.git/series-head"
+  say "exported $(wc -l < "$top/patches/series") patches to patches/"
+}
+
+install_deps () {
+  pkgs="gcc g++ make gawk bison python3 git xz-utils glibc-source ccache
+        binutils file"
+  missing=
+  for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+      missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  say "installing:$missing"
+  [ "$(id -u)" = 0 ] || { say "need root to apt-get install:$missing"; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
+apply_series () {
+  git -C "$src" $git_id am -q --whitespace=nowarn \
+    $(series_files | sed "s|^|$top/patches/|") || {
+    git -C "$src" am --abort 2>/dev/null || true
+    say "a patch in patches/ does not apply to the pristine source"; exit 1
+  }
+  series_hash > "$src/.git/series-hash"
+  git -C "$src" rev-parse HEAD > "$src/.git/series-head"
+}
+
+prepare_source () {
+  if [ ! -d "$src/.git" ]; then
+    say "unpacking $tarball"
+    rm -rf "$src" && mkdir -p "$src"
+    tar -C "$src" --strip-components=1 -xJf "$tarball"
+    git -C "$src" init -q
+    git -C "$src" add -A -f
+    git -C "$src" $git_id commit -q -m "glibc 2.36 as shipped by Debian's glibc-source"
+    git -C "$src" tag pristine
+    apply_series
+    return
+  fi
+  [ "$(cat "$src/.git/series-hash" 2>/dev/null)" = "$(series_hash)" ] && return
+  # patches/ changed since glibc-src/ was made from it.
+  if [ "$(git -C "$src" rev-parse HEAD)" != "$(cat "$src/.git/series-head")" ] ||
+     [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
+    say "patches/ changed, but so did glibc-src/: export or discard your work there first"
+    exit 1
+  fi
+  say "patches/ changed: re-applying the series"
+  git -C "$src" reset -q --hard pristine
+  apply_series
+}
+
+# The built loader searches only install/; point it at the system's library
+# directories too so that any installed program runs under it.
+configure_search_path () {
+  mkdir -p "$inst/etc"
+  {
+    echo "# Written by build.sh: the system's library directories."
+    echo "include /etc/ld.so.conf"
+    for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /lib /usr/lib; do
+      [ -d "$d" ] && echo "$d"
+    done
+  } > "$inst/etc/ld.so.conf"
+  "$inst/sbin/ldconfig"
+}
+
+case "${1:-}" in
+  export) export_series; exit 0 ;;
+  "") ;;
+  *) say "usage: ./build.sh [export]"; exit 2 ;;
+esac
+
+install_deps
+prepare_source
+mkdir -p "$obj"
+if [ ! -f "$obj/config.status" ]; then
+  cc=gcc cxx=g++
+  command -v ccache >/dev/null && cc="ccache gcc" cxx="ccache g++"
+  (cd "$obj" && CC="$cc" CXX="$cxx" "$src/configure" -q --prefix="$inst" \
+     --disable-werror >configure.log 2>&1) ||
+    { say "configure failed: see $obj/configure.log"; exit 1; }
+fi
+say "building (a clean build takes about 15 minutes on 2 cores)"
+make -C "$obj" -j"$(nproc)" -s >"$obj/make.log" 2>&1 ||
+  { tail -30 "$obj/make.log"; say "build failed: see $obj/make.log"; exit 1; }
+make -C "$obj" -s install >"$obj/install.log" 2>&1 ||
+  { tail -30 "$obj/install.log"; say "install failed: see $obj/install.log"; exit 1; }
+configure_search_path
+say "installed into $inst"

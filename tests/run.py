@@ -1,0 +1,535 @@
+#!/usr/bin/python3
+"""Runs the profiler's tests against the build in install/.
+
+Each test runs programs under the built loader and checks the profiles
+they leave against what the programs are known to have done.  Usage:
+tests/run.py [--quick] [NAME...]; --quick skips glibc's own malloc test
+suite, which takes about 15 minutes.
+"""
+
+import argparse
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTALL = os.path.join(TOP, "install")
+LIB = os.path.join(INSTALL, "lib")
+LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
+BIN = os.path.join(TOP, "tests", "bin")
+OBJ = os.path.join(TOP, "build", "glibc")
+DEFAULT_MEAN = 524288
+
+# Statistical checks allow 4 standard deviations: a correct profiler
+# fails one of them about once in 16,000 runs, a biased one (a fixed
+# countdown, a wrong weight) misses by far more.
+SIGMAS = 4
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what, expected, actual):
+    if not cond:
+        raise Failure(f"{what}: expected {expected}, got {actual}")
+
+
+# Programs and runs.
+
+def build_programs():
+    os.makedirs(BIN, exist_ok=True)
+    for src in sorted(os.listdir(os.path.join(TOP, "tests"))):
+        if not src.endswith(".c"):
+            continue
+        exe = os.path.join(BIN, src[:-2])
+        path = os.path.join(TOP, "tests", src)
+        if os.path.exists(exe) and os.path.getmtime(exe) > os.path.getmtime(path):
+            continue
+        # -fno-builtin: GCC would otherwise drop a malloc whose block is
+        # only freed.
+        subprocess.run(["gcc", "-O2", "-g", "-fno-builtin", "-pthread",
+                        "-o", exe, path], check=True)
+
+
+def clean_env(extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GLIBC_MALLOC_PROFILE")
+           and k != "GLIBC_TUNABLES"}
+    env.update(extra)
+    return env
+
+
+def run(prog, args=(), env=None, cwd=None, check_status=True):
+    """Run PROG (a name in tests/bin or a path) under the built loader."""
+    path = prog if "/" in prog else os.path.join(BIN, prog)
+    cmd = [LOADER, "--library-path", LIB, path, *args]
+    p = subprocess.run(cmd, env=clean_env(env or {}), cwd=cwd,
+                       capture_output=True, text=True, timeout=300)
+    if check_status and p.returncode != 0:
+        raise Failure(f"{' '.join(cmd)} exited with {p.returncode}: "
+                      f"{p.stderr.strip()}")
+    return p
+
+
+def profile(prog, out, args=(), mean=None, seed=None, env=None):
+    e = {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out}
+    if mean is not None:
+        e["GLIBC_MALLOC_PROFILE_BYTES"] = str(mean)
+    if seed is not None:
+        e["GLIBC_MALLOC_PROFILE_SEED"] = str(seed)
+    e.update(env or {})
+    return run(prog, args, e)
+
+
+# Reading profiles.
+
+def read_profile(path):
+    """Parse one thread's profile: its header fields and its samples."""
+    header, samples = {}, []
+    with open(path) as f:
+        lines = f.read().split("\n")
+    check(lines[0] == "malloc-profile 1", path + " first line",
+          "malloc-profile 1", lines[0])
+    check("end" in lines, path, "an end line", "none")
+    for line in lines[1:lines.index("end")]:
+        if line.startswith("#"):
+            continue
+        first, _, rest = line.partition(" ")
+        if first.isdigit():
+            count, size, *frames = line.split()
+            samples.append((int(count), int(size),
+                            tuple(int(x, 16) for x in frames)))
+        else:
+            header[first] = rest
+    return header, samples
+
+
+def profiles(out):
+    """The thread profiles in OUT, as {path: (header, samples)}."""
+    return {os.path.join(out, n): read_profile(os.path.join(out, n))
+            for n in sorted(os.listdir(out)) if n.endswith(".heap")
+            and not os.path.islink(os.path.join(out, n))}
+
+
+def sites(stdout, binary):
+    """{name: (start, end)} of the functions a test program reports in
+    lines 'site NAME ADDRESS ...', sized from the symbol table."""
+    sizes = {}
+    nm = subprocess.run(["nm", "-S", "--defined-only", binary],
+                        capture_output=True, text=True, check=True).stdout
+    for line in nm.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            sizes[parts[3]] = int(parts[1], 16)
+    found = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "site":
+            start = int(parts[2], 16)
+            found[parts[1]] = (start, start + sizes[parts[1]], parts[3:])
+    return found
+
+
+def at(samples, rng):
+    return [s for s in samples if rng[0] <= s[2][0] < rng[1]]
+
+
+def probability(size, mean):
+    """Chance that a request of SIZE bytes is sampled."""
+    return -math.expm1(-(size + 1) / mean)
+
+
+def estimate(samples, mean):
+    """Unbiased (requests, bytes) from (count, size, frames) samples."""
+    n = sum(c / probability(s, mean) for c, s, _ in samples)
+    b = sum(c * s / probability(s, mean) for c, s, _ in samples)
+    return n, b
+
+
+def bound(requests, size, mean):
+    """SIGMAS standard deviations of the bytes estimated for REQUESTS
+    requests of SIZE bytes: the sampled count is binomial."""
+    p = probability(size, mean)
+    return SIGMAS * size * math.sqrt(requests * (1 - p) / p)
+
+
+# The tests.
+
+@test
+def threads_give_one_profile_each():
+    for n in (0, 1, 4, 16):
+        with tempfile.TemporaryDirectory() as out:
+            profile("threads", out, [str(n)], mean=4096)
+            found = profiles(out)
+            check(len(found) == n + 1, f"profiles of {n} threads + main",
+                  n + 1, len(found))
+            tids = {h["tid"] for h, _ in found.values()}
+            check(len(tids) == n + 1, "distinct tids", n + 1, len(tids))
+            # The main thread has no name of its own: started through
+            # the loader, its name is the loader's.
+            names = sorted(h.get("thread-name", "") for h, _ in
+                           found.values())
+            want = sorted([""] + [f"worker-{i}" for i in range(1, n + 1)])
+            check(names == want, "thread names", want, names)
+            maps = [f for f in os.listdir(out) if f.endswith(".maps")]
+            check(len(maps) == 1, "maps files", 1, maps)
+            for h, s in found.values():
+                check(int(h["taken"]) == int(h["recorded"]) + int(h["dropped"]),
+                      "taken = recorded + dropped", h["taken"], h)
+                check(h["dropped"] == "0", "dropped", 0, h["dropped"])
+                check(int(h["recorded"]) == sum(c for c, _, _ in s),
+                      "recorded = sum of counts", h["recorded"], s)
+
+
+@test
+def no_files_when_off():
+    for env in ({}, {"GLIBC_MALLOC_PROFILE": "0"}):
+        with tempfile.TemporaryDirectory() as out:
+            env = dict(env, GLIBC_MALLOC_PROFILE_OUT=out)
+            p = run("threads", ["2"], env, cwd=out)
+            check(os.listdir(out) == [], f"files with {env}", [],
+                  os.listdir(out))
+            check(p.stderr == "", "stderr", "", p.stderr)
+
+
+ENTRY_SIZES = {
+    "site_malloc": 1001, "site_calloc": 1002, "site_realloc_null": 1003,
+    "site_realloc_grow": 1004, "site_reallocarray": 1005,
+    "site_memalign": 1006, "site_aligned_alloc": 1024, "site_valloc": 1008,
+    "site_pvalloc": 5000, "site_posix_memalign": 1010,
+}
+
+
+@test
+def every_entry_point_attributes_to_its_caller():
+    # At a mean of 1 byte a request of 1000 bytes escapes sampling with
+    # probability e^-1001: never.
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("entry_points", out, mean=1)
+        found = sites(p.stdout, os.path.join(BIN, "entry_points"))
+        check(set(found) == set(ENTRY_SIZES), "sites", set(ENTRY_SIZES),
+              set(found))
+        (h, samples), = profiles(out).values()
+        for name, size in ENTRY_SIZES.items():
+            mine = [(c, s) for c, s, _ in at(samples, found[name])
+                    if s == size]
+            check(mine == [(3, size)], f"{name}: samples of {size} bytes",
+                  [(3, size)], mine)
+        inside = [s for s in samples
+                  if not any(r[0] <= s[2][0] < r[1] for r in found.values())
+                  and s[1] in ENTRY_SIZES.values()]
+        check(inside == [], "samples of the test sizes outside the sites",
+              [], inside)
+
+
+@test
+def estimates_within_statistical_bound():
+    mean = 65536
+    for seed in range(1, 6):
+        with tempfile.TemporaryDirectory() as out:
+            p = profile("estimate", out, mean=mean, seed=seed)
+            found = sites(p.stdout, os.path.join(BIN, "estimate"))
+            (h, samples), = profiles(out).values()
+            check(h["mean"] == str(mean), "mean in header", mean, h["mean"])
+            for name, (lo, hi, (n, size)) in found.items():
+                n, size = int(n), int(size)
+                _, est = estimate(at(samples, (lo, hi)), mean)
+                true = n * size
+                b = bound(n, size, mean)
+                check(abs(est - true) <= max(b, 1e-9 * true),
+                      f"seed {seed}: {name} bytes (bound {b:.0f})",
+                      true, round(est))
+
+
+@test
+def phase_locked_pattern_gets_true_shares():
+    # One turn of the loop is 8 requests of 4095 + 1 bytes: the mean.
+    mean = 8 * 4096
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("phase", out, mean=mean, seed=7)
+        found = sites(p.stdout, os.path.join(BIN, "phase"))
+        (h, samples), = profiles(out).values()
+        for name, (lo, hi, (n, size)) in found.items():
+            n, size = int(n), int(size)
+            _, est = estimate(at(samples, (lo, hi)), mean)
+            b = bound(n, size, mean)
+            check(abs(est - n * size) <= b, f"{name} bytes (bound {b:.0f})",
+                  n * size, round(est))
+
+
+@test
+def fork_child_writes_its_own_profile():
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("fork", out, mean=1)
+        found = sites(p.stdout, os.path.join(BIN, "fork"))
+        pids = dict(line.split() for line in p.stdout.splitlines()
+                    if line.split()[0] in ("child", "parent"))
+        by_pid = {}
+        for path, (h, s) in profiles(out).items():
+            by_pid.setdefault(h["pid"], []).extend(s)
+        check(set(by_pid) == set(pids.values()), "pids with profiles",
+              set(pids.values()), set(by_pid))
+        for who, own, other in (("parent", "site_parent", "site_child"),
+                                ("child", "site_child", "site_parent")):
+            s = by_pid[pids[who]]
+            check(sum(c for c, _, _ in at(s, found[own])) == 10,
+                  f"{who}: samples at {own}", 10, at(s, found[own]))
+            check(at(s, found[other]) == [], f"{who}: samples at {other}",
+                  [], at(s, found[other]))
+        maps = sorted(f for f in os.listdir(out) if f.endswith(".maps"))
+        check(len(maps) == 2, "maps files", 2, maps)
+
+
+@test
+def profile_file_format():
+    with tempfile.TemporaryDirectory() as out:
+        profile("threads", out, ["1"], mean=4096)
+        for path, (h, s) in profiles(out).items():
+            name = os.path.basename(path)
+            check(name == f"mprof.{h['pid']}.{h['tid']}.heap", "file name",
+                  f"mprof.{h['pid']}.{h['tid']}.heap", name)
+            check(h["exe"] == os.path.join(BIN, "threads"), "exe",
+                  os.path.join(BIN, "threads"), h["exe"])
+            mode = os.stat(path).st_mode & 0o777
+            check(mode == 0o600, f"mode of {name}", "0600", oct(mode))
+            maps_name, snapshot = h["maps"].split()
+            with open(os.path.join(out, maps_name)) as f:
+                text = f.read()
+            check(text.startswith(f"malloc-profile-maps 1\npid {h['pid']}\n"),
+                  "maps header", "malloc-profile-maps 1", text[:40])
+            check(f"snapshot {snapshot}\n" in text, "snapshot", snapshot,
+                  text[:80])
+            check(os.path.join(BIN, "threads") in text, "exe in maps",
+                  "present", "absent")
+
+
+@test
+def existing_names_and_symlinks_are_not_followed():
+    # The shell plants, under the names its own pid will use once it
+    # execs the program, a symlink and a file; the profiler must leave
+    # both alone and write under the next free names.
+    with tempfile.TemporaryDirectory() as out:
+        target = os.path.join(out, "target")
+        with open(target, "w") as f:
+            f.write("precious\n")
+        script = (f'ln -s {target} {out}/mprof.$$.$$.heap && '
+                  f'echo planted > {out}/mprof.$$.maps && '
+                  f'exec {LOADER} --library-path {LIB} {BIN}/threads 0')
+        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": out})
+        p = subprocess.run(["sh", "-c", script], env=env, timeout=60,
+                           capture_output=True, text=True)
+        check(p.returncode == 0, "exit status", 0, p.stderr)
+        with open(target) as f:
+            check(f.read() == "precious\n", "symlink target", "untouched",
+                  "overwritten")
+        names = sorted(os.listdir(out))
+        (h, _), = profiles(out).values()
+        pid = h["pid"]
+        with open(os.path.join(out, f"mprof.{pid}.maps")) as f:
+            check(f.read() == "planted\n", "planted file", "untouched",
+                  "overwritten")
+        expected = sorted([f"mprof.{pid}.{pid}.heap", f"mprof.{pid}.maps",
+                           f"mprof.{pid}.{pid}.1.heap", f"mprof.{pid}.1.maps",
+                           "target"])
+        check(names == expected, "files", expected, names)
+        check(h["maps"] == f"mprof.{pid}.1.maps 1", "maps reference",
+              f"mprof.{pid}.1.maps 1", h["maps"])
+
+
+@test
+def tunables_work_like_variables():
+    with tempfile.TemporaryDirectory() as out:
+        run("threads", ["1"], {"GLIBC_TUNABLES":
+                               "glibc.malloc.profile=1:glibc.malloc.profile_bytes=4096:"
+                               f"glibc.malloc.profile_out={out}"})
+        found = profiles(out)
+        check(len(found) == 2, "profiles", 2, len(found))
+        for h, _ in found.values():
+            check(h["mean"] == "4096", "mean", 4096, h["mean"])
+
+
+BAD_VALUES = [
+    ("GLIBC_MALLOC_PROFILE", v, "profiling stays off")
+    for v in ("", "yes", "2", "-1")
+] + [
+    ("GLIBC_MALLOC_PROFILE_BYTES", v, "using 524288")
+    for v in ("", "abc", "0", "-4096", "12k", str(2**48 + 1), str(2**64),
+              "9" * 30)
+] + [
+    ("GLIBC_MALLOC_PROFILE_OUT", v, "writing to the working directory")
+    for v in ("", "/nonexistent/dir", "/etc/passwd", "/" + "x" * 5000)
+] + [
+    ("GLIBC_MALLOC_PROFILE_SEED", v, "seeding at random")
+    for v in ("", "abc", "-1", str(2**64))
+]
+
+
+@test
+def bad_values_warn_and_fall_back():
+    for var, value, instead in BAD_VALUES:
+        with tempfile.TemporaryDirectory() as cwd:
+            out = os.path.join(cwd, "out")
+            os.mkdir(out)
+            env = {"GLIBC_MALLOC_PROFILE": "1",
+                   "GLIBC_MALLOC_PROFILE_OUT": out, var: value}
+            p = run("threads", ["1"], env, cwd=cwd)
+            lines = p.stderr.splitlines()
+            shown = repr(value[:20])
+            check(len(lines) == 1 and var in lines[0] and instead in lines[0],
+                  f"{var}={shown}: stderr", f"one line naming {var}, "
+                  f"saying '{instead}'", p.stderr)
+            where = cwd if var == "GLIBC_MALLOC_PROFILE_OUT" else out
+            found = profiles(where)
+            if var == "GLIBC_MALLOC_PROFILE":
+                check(found == {}, f"{var}={shown}: profiles", 0, len(found))
+                continue
+            check(len(found) == 2, f"{var}={shown}: profiles in {where}", 2,
+                  len(found))
+            if var == "GLIBC_MALLOC_PROFILE_BYTES":
+                for h, _ in found.values():
+                    check(h["mean"] == str(DEFAULT_MEAN), "mean",
+                          DEFAULT_MEAN, h["mean"])
+
+
+@test
+def system_programs_run_under_the_loader():
+    # python3 needs libz and others from the system's directories.
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("/usr/bin/python3", out, ["-c", "print(sum(range(10)))"],
+                    mean=4096)
+        check(p.stdout == "45\n", "python3 output", "45", p.stdout)
+        check(len(profiles(out)) >= 1, "profiles", ">= 1", 0)
+
+
+@test
+def fast_path_is_four_instructions():
+    """__libc_malloc spends four instructions on the profiler: load the
+    TLS offset, compute size + 1, subtract it from the countdown, branch
+    on the sign."""
+    libc = os.path.join(LIB, "libc.so.6")
+    nm = subprocess.run(["nm", "-D", libc], capture_output=True, text=True,
+                        check=True).stdout
+    addr = int(re.search(r"^([0-9a-f]+) T malloc@@", nm, re.M).group(1), 16)
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
+                          f"--start-address={addr}",
+                          f"--stop-address={addr + 48}", libc],
+                         capture_output=True, text=True, check=True).stdout
+    insns = [line.split("\t", 1)[1].split("#")[0].strip()
+             for line in dis.splitlines()
+             if re.match(r"\s+[0-9a-f]+:\t", line)]
+    subs = [i for i, s in enumerate(insns) if re.match(r"sub\s+%\w+,%fs:", s)]
+    check(len(subs) == 1, "subtractions from the countdown", 1, insns)
+    k = subs[0]
+    reg = re.match(r"sub\s+(%\w+),%fs:\((%\w+)\)", insns[k])
+    check(reg is not None, "countdown update", "sub %reg,%fs:(%reg)",
+          insns[k])
+    check(insns[k + 1].startswith("js"), "branch after the subtraction",
+          "js", insns[k + 1])
+    before = insns[:k]
+    lea = [s for s in before if re.match(r"lea\s+0x1\(%rdi\)," +
+                                         re.escape(reg.group(1)) + "$", s)]
+    got = [s for s in before if re.match(r"mov\s+0x[0-9a-f]+\(%rip\)," +
+                                         re.escape(reg.group(2)) + "$", s)]
+    check(len(lea) == 1 and len(got) == 1, "the two instructions feeding it",
+          "lea 0x1(%rdi) and a TLS offset load", before)
+    # The rest is malloc's own prologue: saving registers and making its
+    # frame.  Anything else (a return address loaded for the slow path,
+    # say) would be the profiler's fifth instruction.
+    own = [s for s in before if s not in lea + got]
+    other = [s for s in own if not re.match(
+        r"(push\s+%\w+|mov\s+%\w+,%\w+|sub\s+\$0x[0-9a-f]+,%rsp)$", s)]
+    check(other == [], "other instructions before the branch", [], other)
+    print("    " + "\n    ".join(insns[:k + 2]))
+
+
+# glibc's own malloc tests, off and on.
+
+KNOWN_MACHINE_FAILURES = {
+    # Fail on these machines with the unpatched source too.
+    "malloc/tst-malloc-stats-cancellation",
+    "malloc/tst-malloc-stats-cancellation-malloc-check",
+    "malloc/tst-malloc-stats-cancellation-malloc-hugetlb1",
+    "malloc/tst-malloc-stats-cancellation-malloc-hugetlb2",
+    "malloc/tst-malloc-stats-cancellation-mcheck",
+    "malloc/tst-malloc-too-large-malloc-hugetlb2",
+}
+
+
+def malloc_suite(env):
+    for d, _, files in os.walk(os.path.join(OBJ, "malloc")):
+        for f in files:
+            if f.endswith((".out", ".test-result")):
+                os.unlink(os.path.join(d, f))
+    e = dict(os.environ, **env)
+    subprocess.run(["make", "-C", OBJ, "-j", str(os.cpu_count()),
+                    "subdirs=malloc", "check"], env=e,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(OBJ, "tests.sum")) as f:
+        results = dict(line.strip().split(": ", 1)[::-1] for line in f
+                       if ": " in line)
+    return {t for t, r in results.items() if r in ("FAIL", "ERROR")}, len(results)
+
+
+@test
+def glibc_malloc_suite_off_and_on():
+    off, n_off = malloc_suite({})
+    with tempfile.TemporaryDirectory() as out:
+        on, n_on = malloc_suite({"GLIBC_MALLOC_PROFILE": "1",
+                                 "GLIBC_MALLOC_PROFILE_BYTES": "1024",
+                                 "GLIBC_MALLOC_PROFILE_OUT": out})
+        n_files = len(os.listdir(out))
+    print(f"    profiler off: {n_off} tests, failed: {sorted(off) or 'none'}")
+    print(f"    profiler on (mean 1024, {n_files} files written): "
+          f"{n_on} tests, failed: {sorted(on) or 'none'}")
+    print(f"    failing only with the profiler on: {sorted(on - off) or 'none'}")
+    check(n_files > 0, "profiles written by the suite", "> 0", n_files)
+    check(off <= KNOWN_MACHINE_FAILURES, "failures with the profiler off",
+          "only the machine's known ones", sorted(off - KNOWN_MACHINE_FAILURES))
+    check(on <= off, "failures only with the profiler on", "none",
+          sorted(on - off))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="skip glibc's malloc test suite")
+    ap.add_argument("names", nargs="*", help="tests to run (default: all)")
+    args = ap.parse_args()
+    if not os.path.exists(LOADER):
+        sys.exit(f"run.py: {LOADER} is missing: run ./build.sh first")
+    build_programs()
+    chosen = [t for t in TESTS
+              if (not args.names or t.__name__ in args.names)
+              and not (args.quick and t is glibc_malloc_suite_off_and_on)]
+    passed = failed = 0
+    for t in chosen:
+        start = time.time()
+        try:
+            t()
+        except (Failure, subprocess.SubprocessError, OSError) as e:
+            failed += 1
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+        else:
+            passed += 1
+            print(f"PASS {t.__name__} ({time.time() - start:.1f}s)",
+                  flush=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
