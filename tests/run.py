@@ -59,9 +59,12 @@ def build_programs():
         if os.path.exists(exe) and os.path.getmtime(exe) > os.path.getmtime(path):
             continue
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
-        # only freed.
+        # only freed.  secure runs setuid, so it names the built loader
+        # as its interpreter instead of being started through it.
+        extra = ([f"-Wl,--dynamic-linker={LOADER}", f"-Wl,-rpath={LIB}"]
+                 if src == "secure.c" else [])
         subprocess.run(["gcc", "-O2", "-g", "-fno-builtin", "-pthread",
-                        "-o", exe, path], check=True)
+                        "-o", exe, path, *extra], check=True)
 
 
 def clean_env(extra):
@@ -192,6 +195,34 @@ def threads_give_one_profile_each():
                 check(h["dropped"] == "0", "dropped", 0, h["dropped"])
                 check(int(h["recorded"]) == sum(c for c, _, _ in s),
                       "recorded = sum of counts", h["recorded"], s)
+
+
+@test
+def threads_running_at_exit_are_written():
+    with tempfile.TemporaryDirectory() as out:
+        profile("exit_running", out, mean=4096)
+        found = profiles(out)
+        check(len(found) == 4, "profiles of 3 running threads + main", 4,
+              len(found))
+        # 300 KB each at a mean of 4 KiB: about 73 samples per thread.
+        workers = [h for h, _ in found.values() if h["tid"] != h["pid"]]
+        check(len(workers) == 3 and all(int(h["recorded"]) >= 20
+                                        for h in workers),
+              "samples of the running threads", "about 73 each",
+              [h["recorded"] for h in workers])
+
+
+@test
+def unwritable_output_warns_once_and_program_runs_on():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        p = profile("vanish", out, [out], mean=4096)
+        check(p.stdout == "done\n", "program output", "done", p.stdout)
+        lines = p.stderr.splitlines()
+        check(len(lines) == 1 and "cannot write" in lines[0]
+              and "No such file or directory" in lines[0],
+              "stderr", "one line: cannot write ...", p.stderr)
 
 
 @test
@@ -348,6 +379,51 @@ def existing_names_and_symlinks_are_not_followed():
         check(names == expected, "files", expected, names)
         check(h["maps"] == f"mprof.{pid}.1.maps 1", "maps reference",
               f"mprof.{pid}.1.maps 1", h["maps"])
+
+
+@test
+def setuid_programs_ignore_and_erase_the_variables():
+    if os.geteuid() != 0:
+        raise Failure("needs root to make a setuid program")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        exe = os.path.join(tmp, "secure")
+        shutil.copy(os.path.join(BIN, "secure"), exe)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        os.chmod(out, 0o777)
+        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_BYTES": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": out,
+                         "GLIBC_MALLOC_PROFILE_SEED": "1",
+                         "GLIBC_TUNABLES": "glibc.malloc.profile=1"})
+        # Not setuid: it profiles, and sees its variables.
+        p = subprocess.run([exe], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check(p.returncode == 0 and "GLIBC_MALLOC_PROFILE=1\n" in p.stdout,
+              "plain run", "profiled, variables seen", p.stdout + p.stderr)
+        check(len(profiles(out)) == 1, "profiles of the plain run", 1,
+              len(profiles(out)))
+        for f in os.listdir(out):
+            os.unlink(os.path.join(out, f))
+        # Setuid to another user: AT_SECURE.
+        os.chown(exe, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(exe, 0o4755)
+        p = subprocess.run([exe], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check(p.returncode == 0, "setuid run", "exit 0", p.stderr)
+        check(os.listdir(out) == [], "files of the setuid run", [],
+              os.listdir(out))
+        # glibc drops unsafe tunables from GLIBC_TUNABLES itself.
+        seen = [line for line in p.stdout.splitlines()
+                if not line.endswith("=(unset)")
+                and not (line.startswith("GLIBC_TUNABLES=")
+                         and "profile" not in line)]
+        check(seen == [], "variables left in the setuid program's "
+              "environment", [], seen)
+        check(p.stderr == "", "stderr", "", p.stderr)
 
 
 @test
