@@ -2,6 +2,7 @@
    parse_records requests 64 MiB in 64-byte blocks, grow_buffer 32.1 MiB
    by growing a buffer with realloc 1 KiB at a time, load_images 48 MiB
    in 1 MiB blocks, and a second thread 16 MiB in 4 KiB blocks.  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ static void *
 worker (void *arg)
 {
   (void) arg;
+  pthread_setname_np (pthread_self (), "worker");
   for (int i = 0; i < 4096; i++)
     free (malloc (4096));
   return NULL;
