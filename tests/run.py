@@ -62,10 +62,11 @@ def build_programs():
         if os.path.exists(exe) and os.path.getmtime(exe) > os.path.getmtime(path):
             continue
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
-        # only freed.  secure runs setuid, so it names the built loader
-        # as its interpreter instead of being started through it.
-        extra = ([f"-Wl,--dynamic-linker={LOADER}", f"-Wl,-rpath={LIB}"]
-                 if src == "secure.c" else [])
+        # only freed.
+        extra = []
+        if src.startswith("lib"):
+            exe += ".so"
+            extra = ["-shared", "-fPIC"]
         subprocess.run(["gcc", "-O2", "-g", "-fno-builtin", "-pthread",
                         "-o", exe, path, *extra], check=True)
 
@@ -391,9 +392,18 @@ def setuid_programs_ignore_and_erase_the_variables():
     import pwd
     nobody = pwd.getpwnam("nobody")
     with tempfile.TemporaryDirectory() as tmp:
+        # The program names the built loader as its interpreter, since a
+        # setuid program cannot be started through it; both are copied
+        # where the other user can read them, which the repository may
+        # not be.
         os.chmod(tmp, 0o755)
+        for name in ("ld-linux-x86-64.so.2", "libc.so.6"):
+            shutil.copy(os.path.join(LIB, name), tmp)
         exe = os.path.join(tmp, "secure")
-        shutil.copy(os.path.join(BIN, "secure"), exe)
+        subprocess.run(["gcc", "-O2", "-fno-builtin", "-o", exe,
+                        os.path.join(TOP, "tests", "secure.c"),
+                        f"-Wl,--dynamic-linker={tmp}/ld-linux-x86-64.so.2",
+                        f"-Wl,-rpath={tmp}"], check=True)
         out = os.path.join(tmp, "out")
         os.mkdir(out)
         os.chmod(out, 0o777)
@@ -533,6 +543,149 @@ def fast_path_is_four_instructions():
         r"(push\s+%\w+|mov\s+%\w+,%\w+|sub\s+\$0x[0-9a-f]+,%rsp)$", s)]
     check(other == [], "other instructions before the branch", [], other)
     print("    " + "\n    ".join(insns[:k + 2]))
+
+
+# Stress: nothing lost, nothing hangs (each run has run()'s time limit).
+
+def complete_profiles(out):
+    """Every profile in OUT, each checked to be whole and consistent."""
+    found = profiles(out)
+    for path, (h, samples) in found.items():
+        taken, recorded, dropped = (int(h[k]) for k in
+                                    ("taken", "recorded", "dropped"))
+        check(taken == recorded + dropped, f"{path}: taken = recorded + "
+              "dropped", taken, (recorded, dropped))
+        check(recorded == sum(c for c, _, _ in samples),
+              f"{path}: recorded = sum of counts", recorded,
+              sum(c for c, _, _ in samples))
+        check(int(h["keys"]) == len(samples), f"{path}: keys", h["keys"],
+              len(samples))
+    return found
+
+
+def stress(mode, out, mean):
+    p = profile("stress", out, [mode], mean=mean)
+    pids = {line.split()[1] for line in p.stdout.splitlines()
+            if line.startswith("pid ")}
+    found = complete_profiles(out)
+    by_pid = {}
+    for h, _ in found.values():
+        by_pid.setdefault(h["pid"], []).append(h)
+    check(set(by_pid) == pids, "processes with profiles", sorted(pids),
+          sorted(by_pid))
+    return by_pid
+
+
+def no_drops(by_pid):
+    drops = [h["dropped"] for hs in by_pid.values() for h in hs
+             if h["dropped"] != "0"]
+    check(drops == [], "dropped samples", "none", drops)
+
+
+@test
+def stress_ten_thousand_short_lived_threads():
+    with tempfile.TemporaryDirectory() as out:
+        by_pid = stress("many", out, 1024)
+        (hs,) = by_pid.values()
+        check(len(hs) == 10001, "profiles", 10001, len(hs))
+        no_drops(by_pid)
+        # Thread stacks come and go; only file mappings make a snapshot.
+        (maps,) = [f for f in os.listdir(out) if f.endswith(".maps")]
+        with open(os.path.join(out, maps)) as f:
+            snapshots = sum(line.startswith("snapshot ") for line in f)
+        check(snapshots <= 3, "maps snapshots", "<= 3", snapshots)
+
+
+@test
+def stress_thirty_two_threads_at_once():
+    with tempfile.TemporaryDirectory() as out:
+        by_pid = stress("wide", out, 256)
+        (hs,) = by_pid.values()
+        check(len(hs) == 33, "profiles", 33, len(hs))
+        no_drops(by_pid)
+
+
+@test
+def stress_fork_while_threads_allocate():
+    with tempfile.TemporaryDirectory() as out:
+        by_pid = stress("fork", out, 64)
+        check(len(by_pid) == 41, "processes", "1 + 20 children + 20 "
+              "grandchildren", len(by_pid))
+        sizes = sorted(len(hs) for hs in by_pid.values())
+        check(sizes == [1] * 40 + [5], "profiles per process",
+              "1 per child, 5 for the parent", sizes)
+        no_drops(by_pid)
+
+
+@test
+def stress_signals_interrupt_allocation_and_writes():
+    with tempfile.TemporaryDirectory() as out:
+        by_pid = stress("signal", out, 64)
+        (hs,) = by_pid.values()
+        check(len(hs) == 5, "profiles", 5, len(hs))
+        no_drops(by_pid)
+
+
+@test
+def reentry_from_a_signal_handler_drops_the_sample():
+    with tempfile.TemporaryDirectory() as out:
+        by_pid = stress("reenter", out, 16)
+        (hs,) = by_pid.values()
+        dropped = sum(int(h["dropped"]) for h in hs)
+        check(dropped > 0, "samples dropped on re-entry", "> 0", dropped)
+
+
+@test
+def unloaded_library_keeps_its_samples_and_mapping():
+    lib = os.path.join(BIN, "libdlalloc.so")
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        profile("dlopen", out, [lib], mean=4096)
+        found = complete_profiles(out)
+        check(len(found) == 3, "profiles", 3, len(found))
+        path = os.path.join(rep, "r.json")
+        p = mprof("report", out, "--format", "json", "-o", path)
+        check(p.returncode == 0, "report", "status 0", p.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+        frames = [fr for smp in doc["samples"] for fr in
+                  smp["stack"][0]["frames"] if fr["function"] == "dl_alloc"]
+        check(frames and all(fr["module"] == "libdlalloc.so" for fr in frames),
+              "samples in the unloaded library's dl_alloc",
+              "present, in libdlalloc.so", frames[:2])
+
+
+# Faults.
+
+@test
+def table_that_cannot_grow_drops_and_counts():
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("keys", out, ["3000", "tight"], mean=1)
+        check(p.stdout == "ok\n", "program output", "ok", p.stdout)
+        ((h, samples),) = complete_profiles(out).values()
+        check(int(h["dropped"]) > 0, "dropped samples", "> 0", h["dropped"])
+        check(int(h["recorded"]) > 0, "recorded samples", "> 0",
+              h["recorded"])
+        # Keys the table holds are still counted when it is full.
+        first = [c for c, size, _ in samples if size == 16]
+        check(first == [101], "samples of the first size", [101], first)
+
+
+@test
+def full_disk_warns_once_and_program_runs_on():
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k",
+                            "tmpfs", tmp], capture_output=True, text=True)
+        check(r.returncode == 0, "mount a 16 KiB tmpfs", "mounted",
+              r.stderr.strip())
+        try:
+            p = profile("keys", tmp, ["5000"], mean=1)
+            check(p.stdout == "ok\n", "program output", "ok", p.stdout)
+            lines = p.stderr.splitlines()
+            check(len(lines) == 1 and "No space left on device" in lines[0],
+                  "stderr", "one line: ... No space left on device", p.stderr)
+        finally:
+            subprocess.run(["umount", tmp])
 
 
 # tools/mprof.
@@ -704,6 +857,66 @@ def mprof_report_rejects_bad_input_in_one_line():
                   (p.returncode, p.stderr))
 
 
+@test
+def mprof_reader_survives_mutated_profiles():
+    """3000 mutated profiles: each is read or rejected with BadInput,
+    never a traceback; the whole run is bounded by its time."""
+    import importlib.machinery
+    import importlib.util
+    import random
+    loader = importlib.machinery.SourceFileLoader("mprof_tool", MPROF)
+    spec = importlib.util.spec_from_loader("mprof_tool", loader)
+    tool = importlib.util.module_from_spec(spec)
+    loader.exec_module(tool)
+    tool.run_symbolizer = lambda obj, addrs: {}
+    tool.warn = lambda msg: None
+    rng = random.Random(5)
+    with tempfile.TemporaryDirectory() as good, \
+            tempfile.TemporaryDirectory() as d:
+        profile("threads", good, ["1"], mean=4096)
+        originals = {n: open(os.path.join(good, n), "rb").read()
+                     for n in os.listdir(good)}
+        args = argparse.Namespace(top=5, by_thread=True)
+        deadline = time.time() + 120
+        for case in range(3000):
+            check(time.time() < deadline, "time", "under 120 s",
+                  f"case {case}")
+            for n in os.listdir(d):
+                os.unlink(os.path.join(d, n))
+            for n, data in originals.items():
+                data = bytearray(data)
+                if rng.random() < 0.6:
+                    for _ in range(rng.randint(1, 4)):
+                        op = rng.randrange(5)
+                        i = rng.randrange(len(data) + 1)
+                        if op == 0 and data:
+                            data[min(i, len(data) - 1)] = rng.randrange(256)
+                        elif op == 1:
+                            del data[i:]
+                        elif op == 2:
+                            data[i:i] = rng.choice(
+                                [b"-1", b"0x", b"99999999999999999999",
+                                 b"\n", b" ", b"end\n", b"0", b"\xff"])
+                        elif op == 3:
+                            del data[i:i + rng.randint(1, 20)]
+                        else:
+                            lines = data.split(b"\n")
+                            rng.shuffle(lines)
+                            data = bytearray(b"\n".join(lines))
+                with open(os.path.join(d, n), "wb") as f:
+                    f.write(data)
+            try:
+                prof = tool.Profile([d])
+                sym = tool.Symbolizer()
+                sym.symbolize(prof)
+                for fmt in ("text", "folded", "gperf", "json", "pprof"):
+                    getattr(tool, "format_" + fmt)(prof, sym, args)
+            except tool.BadInput:
+                pass
+            except Exception as e:
+                raise Failure(f"case {case}: {type(e).__name__}: {e}")
+
+
 # glibc's own malloc tests, off and on.
 
 KNOWN_MACHINE_FAILURES = {
@@ -735,20 +948,22 @@ def malloc_suite(env):
 @test
 def glibc_malloc_suite_off_and_on():
     off, n_off = malloc_suite({})
-    with tempfile.TemporaryDirectory() as out:
-        on, n_on = malloc_suite({"GLIBC_MALLOC_PROFILE": "1",
-                                 "GLIBC_MALLOC_PROFILE_BYTES": "1024",
-                                 "GLIBC_MALLOC_PROFILE_OUT": out})
-        n_files = len(os.listdir(out))
     print(f"    profiler off: {n_off} tests, failed: {sorted(off) or 'none'}")
-    print(f"    profiler on (mean 1024, {n_files} files written): "
-          f"{n_on} tests, failed: {sorted(on) or 'none'}")
-    print(f"    failing only with the profiler on: {sorted(on - off) or 'none'}")
-    check(n_files > 0, "profiles written by the suite", "> 0", n_files)
     check(off <= KNOWN_MACHINE_FAILURES, "failures with the profiler off",
           "only the machine's known ones", sorted(off - KNOWN_MACHINE_FAILURES))
-    check(on <= off, "failures only with the profiler on", "none",
-          sorted(on - off))
+    # A small mean, then every allocation sampled.
+    for mean in (1024, 1):
+        with tempfile.TemporaryDirectory() as out:
+            on, n_on = malloc_suite({"GLIBC_MALLOC_PROFILE": "1",
+                                     "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
+                                     "GLIBC_MALLOC_PROFILE_OUT": out})
+            n_files = len(os.listdir(out))
+        print(f"    profiler on, mean {mean} ({n_files} files written): "
+              f"{n_on} tests, failed: {sorted(on) or 'none'}; "
+              f"only with the profiler on: {sorted(on - off) or 'none'}")
+        check(n_files > 0, "profiles written by the suite", "> 0", n_files)
+        check(on <= off, f"failures only with the profiler on at mean {mean}",
+              "none", sorted(on - off))
 
 
 def main():
