@@ -338,8 +338,11 @@ def profile_file_format():
                   f"mprof.{h['pid']}.{h['tid']}.heap", name)
             check(h["exe"] == os.path.join(BIN, "threads"), "exe",
                   os.path.join(BIN, "threads"), h["exe"])
-            mode = os.stat(path).st_mode & 0o777
-            check(mode == 0o600, f"mode of {name}", "0600", oct(mode))
+            st = os.stat(path)
+            check(st.st_mode & 0o777 == 0o600, f"mode of {name}", "0600",
+                  oct(st.st_mode & 0o777))
+            check(st.st_uid == os.getuid(), f"owner of {name}", os.getuid(),
+                  st.st_uid)
             maps_name, snapshot = h["maps"].split()
             with open(os.path.join(out, maps_name)) as f:
                 text = f.read()
@@ -655,6 +658,22 @@ def unloaded_library_keeps_its_samples_and_mapping():
               "present, in libdlalloc.so", frames[:2])
 
 
+@test
+def mprof_reports_a_deleted_library_and_goes_on():
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        lib = os.path.join(tmp, "libdlalloc.so")
+        shutil.copy(os.path.join(BIN, "libdlalloc.so"), lib)
+        profile("dlopen", out, [lib], mean=4096)
+        os.unlink(lib)
+        p = mprof("report", out)
+        check(p.returncode == 0, "report", "status 0", p.stderr)
+        check(f"{lib}: missing" in p.stderr, "warning", f"{lib}: missing",
+              p.stderr)
+        check("libdlalloc.so+0x" in p.stdout, "frames in it",
+              "libdlalloc.so+0x...", p.stdout)
+
+
 # Faults.
 
 @test
@@ -669,6 +688,22 @@ def table_that_cannot_grow_drops_and_counts():
         # Keys the table holds are still counted when it is full.
         first = [c for c, size, _ in samples if size == 16]
         check(first == [101], "samples of the first size", [101], first)
+
+
+@test
+def read_only_directory_warns_once_and_program_runs_on():
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", tmp],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "mount a read-only tmpfs", "mounted",
+              r.stderr.strip())
+        try:
+            p = profile("threads", tmp, ["4"], mean=1)
+            lines = p.stderr.splitlines()
+            check(len(lines) == 1 and "Read-only file system" in lines[0],
+                  "stderr", "one line: ... Read-only file system", p.stderr)
+        finally:
+            subprocess.run(["umount", tmp])
 
 
 @test
