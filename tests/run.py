@@ -579,6 +579,16 @@ def stress(mode, out, mean):
     return by_pid
 
 
+def stress_one_process(mode, out, mean, n_profiles):
+    """Run a stress mode that stays in one process: its profiles, checked
+    to number N_PROFILES and to have dropped nothing."""
+    by_pid = stress(mode, out, mean)
+    (hs,) = by_pid.values()
+    check(len(hs) == n_profiles, "profiles", n_profiles, len(hs))
+    no_drops(by_pid)
+    return hs
+
+
 def no_drops(by_pid):
     drops = [h["dropped"] for hs in by_pid.values() for h in hs
              if h["dropped"] != "0"]
@@ -588,10 +598,7 @@ def no_drops(by_pid):
 @test
 def stress_ten_thousand_short_lived_threads():
     with tempfile.TemporaryDirectory() as out:
-        by_pid = stress("many", out, 1024)
-        (hs,) = by_pid.values()
-        check(len(hs) == 10001, "profiles", 10001, len(hs))
-        no_drops(by_pid)
+        stress_one_process("many", out, 1024, 10001)
         # Thread stacks come and go; only file mappings make a snapshot.
         (maps,) = [f for f in os.listdir(out) if f.endswith(".maps")]
         with open(os.path.join(out, maps)) as f:
@@ -602,10 +609,7 @@ def stress_ten_thousand_short_lived_threads():
 @test
 def stress_thirty_two_threads_at_once():
     with tempfile.TemporaryDirectory() as out:
-        by_pid = stress("wide", out, 256)
-        (hs,) = by_pid.values()
-        check(len(hs) == 33, "profiles", 33, len(hs))
-        no_drops(by_pid)
+        stress_one_process("wide", out, 256, 33)
 
 
 @test
@@ -623,10 +627,7 @@ def stress_fork_while_threads_allocate():
 @test
 def stress_signals_interrupt_allocation_and_writes():
     with tempfile.TemporaryDirectory() as out:
-        by_pid = stress("signal", out, 64)
-        (hs,) = by_pid.values()
-        check(len(hs) == 5, "profiles", 5, len(hs))
-        no_drops(by_pid)
+        stress_one_process("signal", out, 64, 5)
 
 
 @test
