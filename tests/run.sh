@@ -14,6 +14,7 @@ for p in $pkgs; do
 done
 if [ -n "$missing" ]; then
   echo "tests/run.sh: installing:$missing" >&2
+  apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     --no-install-recommends $missing >/dev/null
 fi
