@@ -3,6 +3,8 @@
 #
 #   ./build.sh          install what is missing, apply patches/, build, install
 #   ./build.sh export   write glibc-src/'s commits back to patches/
+#   ./build.sh baseline build the same source without patches/ into
+#                       build/baseline/install (what bench/ compares with)
 #
 # glibc-src/ is a git repository: one commit holding Debian's pristine source
 # (tag "pristine"), then the series applied with git am.  Edit there, commit,
@@ -93,38 +95,56 @@ prepare_source () {
 
 # The built loader searches only install/; point it at the system's library
 # directories too so that any installed program runs under it.
+# configure_search_path INST
 configure_search_path () {
-  mkdir -p "$inst/etc"
+  mkdir -p "$1/etc"
   {
     echo "# Written by build.sh: the system's library directories."
     echo "include /etc/ld.so.conf"
     for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /lib /usr/lib; do
       [ -d "$d" ] && echo "$d"
     done
-  } > "$inst/etc/ld.so.conf"
-  "$inst/sbin/ldconfig"
+  } > "$1/etc/ld.so.conf"
+  "$1/sbin/ldconfig"
+}
+
+# configure_and_build SRC OBJ INST: an out-of-tree build of SRC installed
+# into INST.
+configure_and_build () {
+  mkdir -p "$2"
+  if [ ! -f "$2/config.status" ]; then
+    cc=gcc cxx=g++
+    command -v ccache >/dev/null && cc="ccache gcc" cxx="ccache g++"
+    (cd "$2" && CC="$cc" CXX="$cxx" "$1/configure" -q --prefix="$3" \
+       --disable-werror >configure.log 2>&1) ||
+      { say "configure failed: see $2/configure.log"; exit 1; }
+  fi
+  say "building $1 (a clean build takes about 15 minutes on 2 cores)"
+  make -C "$2" -j"$(nproc)" -s >"$2/make.log" 2>&1 ||
+    { tail -30 "$2/make.log"; say "build failed: see $2/make.log"; exit 1; }
+  make -C "$2" -s install >"$2/install.log" 2>&1 ||
+    { tail -30 "$2/install.log"; say "install failed: see $2/install.log"; exit 1; }
+  configure_search_path "$3"
+  say "installed into $3"
 }
 
 case "${1:-}" in
   export) export_series; exit 0 ;;
+  baseline)
+    install_deps
+    base=$top/build/baseline
+    if [ ! -f "$base/src/configure" ]; then
+      say "unpacking $tarball into $base/src"
+      rm -rf "$base/src" && mkdir -p "$base/src"
+      tar -C "$base/src" --strip-components=1 -xJf "$tarball"
+    fi
+    [ -x "$base/install/lib/ld-linux-x86-64.so.2" ] && exit 0
+    configure_and_build "$base/src" "$base/obj" "$base/install"
+    exit 0 ;;
   "") ;;
-  *) say "usage: ./build.sh [export]"; exit 2 ;;
+  *) say "usage: ./build.sh [export|baseline]"; exit 2 ;;
 esac
 
 install_deps
 prepare_source
-mkdir -p "$obj"
-if [ ! -f "$obj/config.status" ]; then
-  cc=gcc cxx=g++
-  command -v ccache >/dev/null && cc="ccache gcc" cxx="ccache g++"
-  (cd "$obj" && CC="$cc" CXX="$cxx" "$src/configure" -q --prefix="$inst" \
-     --disable-werror >configure.log 2>&1) ||
-    { say "configure failed: see $obj/configure.log"; exit 1; }
-fi
-say "building (a clean build takes about 15 minutes on 2 cores)"
-make -C "$obj" -j"$(nproc)" -s >"$obj/make.log" 2>&1 ||
-  { tail -30 "$obj/make.log"; say "build failed: see $obj/make.log"; exit 1; }
-make -C "$obj" -s install >"$obj/install.log" 2>&1 ||
-  { tail -30 "$obj/install.log"; say "install failed: see $obj/install.log"; exit 1; }
-configure_search_path
-say "installed into $inst"
+configure_and_build "$src" "$obj" "$inst"

@@ -1,5 +1,5 @@
-/* dlopen LIB: loads LIB, calls its dl_alloc, unloads it, 50 times,
-   while two threads allocate.  */
+/* dlopen LIB [N]: loads LIB, calls its dl_alloc, unloads it, N times
+   (50 by default), while two threads allocate.  */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,12 +19,13 @@ work (void *arg)
 int
 main (int argc, char **argv)
 {
-  if (argc != 2)
+  if (argc != 2 && argc != 3)
     return 2;
+  int n = argc == 3 ? atoi (argv[2]) : 50;
   pthread_t t[2];
   for (int i = 0; i < 2; i++)
     pthread_create (&t[i], NULL, work, NULL);
-  for (int i = 0; i < 50; i++)
+  for (int i = 0; i < n; i++)
     {
       void *h = dlopen (argv[1], RTLD_NOW);
       if (h == NULL)

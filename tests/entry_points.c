@@ -76,6 +76,7 @@ main (void)
   site_valloc ();
   site_pvalloc ();
   site_posix_memalign ();
+  SHOW (main);
   SHOW (site_malloc);
   SHOW (site_calloc);
   SHOW (site_realloc_null);

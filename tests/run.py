@@ -8,6 +8,7 @@ suite, which takes about 15 minutes.
 """
 
 import argparse
+from collections import defaultdict
 import gzip
 import json
 import math
@@ -52,22 +53,37 @@ def check(cond, what, expected, actual):
 
 # Programs and runs.
 
+# The stack tests' programs, built with and without frame pointers (GCC's
+# default at -O2 is without); no tail calls, so that every function of
+# their call trees keeps a frame.
+VARIANTS = {
+    f"{src.split('.')[0]}-{fp}": (src, [flag, "-fno-optimize-sibling-calls"])
+    for src in ("stacks.c", "stacks_cc.cc")
+    for fp, flag in (("fp", "-fno-omit-frame-pointer"),
+                     ("nofp", "-fomit-frame-pointer"))
+}
+VARIANTS["entry_points-fp"] = ("entry_points.c", ["-fno-omit-frame-pointer"])
+
+
 def build_programs():
     os.makedirs(BIN, exist_ok=True)
+    programs = {}
     for src in sorted(os.listdir(os.path.join(TOP, "tests"))):
-        if not src.endswith(".c"):
-            continue
-        exe = os.path.join(BIN, src[:-2])
+        if src.endswith(".c") and src != "stacks.c":
+            programs[src[:-2]] = (src, [])
+    programs.update(VARIANTS)
+    for name, (src, extra) in programs.items():
+        exe = os.path.join(BIN, name)
         path = os.path.join(TOP, "tests", src)
+        if src.startswith("lib"):
+            exe += ".so"
+            extra = ["-shared", "-fPIC"]
         if os.path.exists(exe) and os.path.getmtime(exe) > os.path.getmtime(path):
             continue
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
         # only freed.
-        extra = []
-        if src.startswith("lib"):
-            exe += ".so"
-            extra = ["-shared", "-fPIC"]
-        subprocess.run(["gcc", "-O2", "-g", "-fno-builtin", "-pthread",
+        cc = "g++" if src.endswith(".cc") else "gcc"
+        subprocess.run([cc, "-O2", "-g", "-fno-builtin", "-pthread",
                         "-o", exe, path, *extra], check=True)
 
 
@@ -255,8 +271,9 @@ def every_entry_point_attributes_to_its_caller():
     with tempfile.TemporaryDirectory() as out:
         p = profile("entry_points", out, mean=1)
         found = sites(p.stdout, os.path.join(BIN, "entry_points"))
-        check(set(found) == set(ENTRY_SIZES), "sites", set(ENTRY_SIZES),
-              set(found))
+        check(set(found) == set(ENTRY_SIZES) | {"main"}, "sites",
+              set(ENTRY_SIZES), set(found))
+        del found["main"]
         (h, samples), = profiles(out).values()
         for name, size in ENTRY_SIZES.items():
             mine = [(c, s) for c, s, _ in at(samples, found[name])
@@ -268,6 +285,18 @@ def every_entry_point_attributes_to_its_caller():
                   and s[1] in ENTRY_SIZES.values()]
         check(inside == [], "samples of the test sizes outside the sites",
               [], inside)
+    # Every entry point leaves the frame pointer to the frame walk: from
+    # code built with frame pointers, each stack goes on into main.
+    with tempfile.TemporaryDirectory() as out:
+        prog = "entry_points-fp"
+        p = profile(prog, out, mean=1)
+        found = sites(p.stdout, os.path.join(BIN, prog))
+        (h, samples), = profiles(out).values()
+        for name, size in ENTRY_SIZES.items():
+            for _, _, st in at(samples, found[name]):
+                check(len(st) > 2 and found["main"][0] <= st[1] < found["main"][1],
+                      f"{prog}: {name}: the second frame", "in main",
+                      [hex(f) for f in st])
 
 
 @test
@@ -467,6 +496,12 @@ BAD_VALUES = [
 ] + [
     ("GLIBC_MALLOC_PROFILE_SEED", v, "seeding at random")
     for v in ("", "abc", "-1", str(2**64))
+] + [
+    ("GLIBC_MALLOC_PROFILE_DEPTH", v, "using 64")
+    for v in ("", "0", "129", "-1", "8x", str(2**64))
+] + [
+    ("GLIBC_MALLOC_PROFILE_UNWIND", v, "walking frame pointers")
+    for v in ("", "FP", "libunwind", "dwarf ")
 ]
 
 
@@ -546,6 +581,142 @@ def fast_path_is_four_instructions():
         r"(push\s+%\w+|mov\s+%\w+,%\w+|sub\s+\$0x[0-9a-f]+,%rsp)$", s)]
     check(other == [], "other instructions before the branch", [], other)
     print("    " + "\n    ".join(insns[:k + 2]))
+
+
+# Call stacks.
+
+# Where every stack ends: the frames glibc and the executable put below
+# main.
+ROOTS = ["__libc_start_call_main", "__libc_start_main", "_start"]
+
+
+def function(name):
+    """NAME without parameters, symbol version or glibc's _impl."""
+    name = name.split("(")[0].split("@")[0]
+    return name[:-5] if name == "__libc_start_main_impl" else name
+
+
+def stack_run(prog, unwind, depth=None):
+    """Profile PROG (a stacks-* program) with UNWIND and DEPTH.  Returns
+    the paths it printed, {size: [function, ...]}, innermost first, and
+    the stacks of its samples as the reports show them, {size: [[function,
+    ...], ...]}."""
+    env = {"GLIBC_MALLOC_PROFILE_UNWIND": unwind}
+    if depth is not None:
+        env["GLIBC_MALLOC_PROFILE_DEPTH"] = str(depth)
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        p = profile(prog, out, mean=4096, env=env)
+        check(p.stderr == "", f"{prog}: stderr", "empty", p.stderr)
+        for path, (h, _) in complete_profiles(out).items():
+            check((h.get("unwind"), h.get("depth")) ==
+                  (unwind, str(depth or 64)), f"{path}: unwind and depth",
+                  (unwind, str(depth or 64)), (h.get("unwind"), h.get("depth")))
+        path = os.path.join(rep, "r.json")
+        r = mprof("report", out, "--format", "json", "-o", path)
+        check(r.returncode == 0, "report", "status 0", r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+    chains = {int(line.split()[1]): line.split()[2:]
+              for line in p.stdout.splitlines() if line.startswith("chain ")}
+    stacks = defaultdict(list)
+    for smp in doc["samples"]:
+        if smp["size"] in chains:
+            stacks[smp["size"]].append([function(f) for f in smp["functions"]])
+    for size in chains:
+        n = sum(smp["count"] for smp in doc["samples"] if smp["size"] == size)
+        check(n >= 20, f"{prog}: samples of {size} bytes", ">= 20", n)
+    return chains, stacks
+
+
+def is_subsequence(part, whole):
+    it = iter(whole)
+    return all(x in it for x in part)
+
+
+def whole(stack, chain):
+    """STACK is CHAIN, then some of the frames below main."""
+    return stack[:len(chain)] == chain and stack[len(chain):] == \
+        ROOTS[:len(stack) - len(chain)]
+
+
+def user(stack):
+    """The frames of STACK outside the C++ library."""
+    return [f for f in stack
+            if not f.startswith("std::") and f != "operator new"]
+
+
+@test
+def stacks_of_c_wrappers_in_both_modes():
+    for unwind in ("fp", "dwarf"):
+        for prog in ("stacks-fp", "stacks-nofp"):
+            chains, stacks = stack_run(prog, unwind)
+            for size, chain in chains.items():
+                for st in stacks[size]:
+                    what = f"{prog}, {unwind}: a stack of {size} bytes"
+                    if unwind == "dwarf" or prog == "stacks-fp":
+                        check(whole(st, chain), what, chain + ["..."], st)
+                    else:
+                        # Without frame pointers: short, never wrong.
+                        check(st[0] == chain[0] and
+                              is_subsequence(st, chain + ROOTS), what,
+                              "a part of " + str(chain), st)
+
+
+@test
+def stacks_of_cxx_new_vector_string_in_both_modes():
+    for unwind in ("fp", "dwarf"):
+        for prog in ("stacks_cc-fp", "stacks_cc-nofp"):
+            chains, stacks = stack_run(prog, unwind)
+            for size, chain in chains.items():
+                for st in stacks[size]:
+                    what = f"{prog}, {unwind}: a stack of {size} bytes"
+                    # Unless nothing but operator new was found.
+                    check(not st[0].startswith("operator new") or
+                          st == ["operator new"],
+                          what + " starts past operator new", "user code", st)
+                    if unwind == "dwarf":
+                        check(whole(user(st), chain), what, chain + ["..."],
+                              st)
+                    else:
+                        check(is_subsequence(user(st), chain + ROOTS), what,
+                              "a part of " + str(chain), st)
+                    if unwind == "fp" and prog == "stacks_cc-fp" and \
+                            size == 4000:
+                        # operator new keeps no frame pointer: the walk
+                        # goes from malloc's caller, operator new, to the
+                        # frame of the function that called it, whose
+                        # return address is its caller's.
+                        check(whole(st, chain[1:]), what +
+                              " (the caller of new is skipped)",
+                              chain[1:] + ["..."], st)
+
+
+@test
+def depth_limits_the_stack():
+    for unwind in ("fp", "dwarf"):
+        for depth in (1, 3):
+            chains, stacks = stack_run("stacks-fp", unwind, depth)
+            for size, chain in chains.items():
+                for st in stacks[size]:
+                    check(st == chain[:depth], f"{unwind}, depth {depth}, "
+                          f"{size} bytes", chain[:depth], st)
+
+
+@test
+def dwarf_unwinding_survives_dlopen_churn():
+    """Samples while other threads dlopen and dlclose, which take the
+    loader's locks, must not deadlock (run() times out at 300 s)."""
+    lib = os.path.join(BIN, "libdlalloc.so")
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(3):
+            profile("dlopen", out, [lib, "2000"], mean=64,
+                    env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
+        found = complete_profiles(out)
+        check(len(found) == 9, "profiles", 9, len(found))
+        deep = [st for h, smp in found.values() for _, _, st in smp
+                if len(st) > 2]
+        check(deep, "samples with stacks deeper than 2", "some", 0)
 
 
 # Stress: nothing lost, nothing hangs (each run has run()'s time limit).

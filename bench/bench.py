@@ -1,0 +1,415 @@
+#!/usr/bin/python3
+"""What the profiler costs: each workload under unpatched glibc, the patched
+glibc with profiling off and on at several means, and jemalloc's and
+gperftools' tcmalloc's samplers against their own unprofiled runs.  Writes
+bench/RESULTS.md and bench/results.png.  Run through bench/run.sh, which
+builds what this needs.
+
+  bench/bench.py [--runs N] [--only WORKLOAD...] [--no-write]
+
+Runs alternate: every round runs every configuration of a workload once,
+the first round is a warm-up, and the medians of the other N are reported.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(TOP, "bench")
+BIN = os.path.join(TOP, "build", "bench")
+PATCHED = os.path.join(TOP, "install")
+BASELINE = os.path.join(TOP, "build", "baseline", "install")
+GLIBC_SRC = os.path.join(TOP, "glibc-src")
+MULTIARCH = "/usr/lib/x86_64-linux-gnu"
+JEMALLOC = os.path.join(MULTIARCH, "libjemalloc.so.2")
+TCMALLOC = os.path.join(MULTIARCH, "libtcmalloc.so.4")
+MEANS = [("512K", 524288, 19), ("64K", 65536, 16), ("4K", 4096, 12)]
+# bench-malloc-thread.c runs for a fixed 10 s; 1 s is plenty at millions of
+# iterations per second and keeps the whole run near a quarter of an hour.
+THREAD_BENCH_SECONDS = 1
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def build_workloads():
+    """Compile the workloads once; glibc's benchtests get a stand-in for
+    bench-timing.h, which needs glibc's internal headers."""
+    os.makedirs(BIN, exist_ok=True)
+    work = os.path.join(BIN, "benchtests")
+    os.makedirs(work, exist_ok=True)
+    bt = os.path.join(GLIBC_SRC, "benchtests")
+    for name in ("bench-malloc-simple.c", "bench-malloc-thread.c",
+                 "json-lib.c", "json-lib.h"):
+        with open(os.path.join(bt, name)) as f:
+            text = f.read()
+        if name == "bench-malloc-thread.c":
+            text = re.sub(r"(#define BENCHMARK_DURATION\s+)10",
+                          r"\g<1>%d" % THREAD_BENCH_SECONDS, text)
+        with open(os.path.join(work, name), "w") as f:
+            f.write(text)
+    shutil.copy(os.path.join(HERE, "bench-timing.h"), work)
+    for name in ("simple", "thread"):
+        sh(["gcc", "-O2", "-o", os.path.join(BIN, "bench-malloc-" + name),
+            os.path.join(work, "bench-malloc-%s.c" % name),
+            os.path.join(work, "json-lib.c"), "-pthread", "-lm"])
+    sh(["gcc", "-O2", "-fno-omit-frame-pointer", "-o",
+        os.path.join(BIN, "churn"), os.path.join(HERE, "churn.c")])
+    sh(["gcc", "-O2", "-pthread", "-o", os.path.join(BIN, "prodcons"),
+        os.path.join(HERE, "prodcons.c")])
+
+
+def cc1plus_command():
+    """The command g++ runs to compile bench/real.cc, so that cc1plus itself
+    (not the driver, which execs it) runs under the loader being measured."""
+    out = subprocess.run(["g++", "-###", "-O0", "-std=c++17", "-S",
+                          os.path.join(HERE, "real.cc"), "-o", "/dev/null"],
+                         capture_output=True, text=True, check=True).stderr
+    for line in out.splitlines():
+        words = shlex.split(line)
+        if words and words[0].endswith("/cc1plus"):
+            return words
+    sys.exit("bench: no cc1plus line in g++ -###")
+
+
+class Config:
+    def __init__(self, family, name, install, env=None, preload=None,
+                 profiled=False):
+        self.family, self.name = family, name
+        self.install, self.env = install, env or {}
+        self.preload, self.profiled = preload, profiled
+
+    def argv(self, prog):
+        lib = os.path.join(self.install, "lib")
+        cmd = [os.path.join(lib, "ld-linux-x86-64.so.2"),
+               "--library-path", lib]
+        if self.preload:
+            cmd += ["--preload", self.preload]
+        return cmd + prog
+
+
+def configs():
+    ours = [Config("glibc", "unpatched", BASELINE),
+            Config("glibc", "off", PATCHED)]
+    ours += [Config("glibc", name, PATCHED, profiled=True,
+                    env={"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+             for name, mean, _ in MEANS]
+    je = [Config("jemalloc", "plain", BASELINE, preload=JEMALLOC)]
+    je += [Config("jemalloc", name, BASELINE, preload=JEMALLOC,
+                  env={"MALLOC_CONF": "prof:true,lg_prof_sample:%d" % lg})
+           for name, _, lg in MEANS]
+    tc = [Config("tcmalloc", "plain", BASELINE, preload=TCMALLOC)]
+    tc += [Config("tcmalloc", name, BASELINE, preload=TCMALLOC,
+                  env={"TCMALLOC_SAMPLE_PARAMETER": str(mean)})
+           for name, mean, _ in MEANS]
+    return ours + je + tc
+
+
+def json_number(key):
+    def parse(out):
+        m = re.search(r'"%s":\s*([0-9.e+-]+)' % key, out)
+        return float(m.group(1))
+    return parse
+
+
+def simple_total(out):
+    # The sum over bench-malloc-simple's 12 cases of ns per iteration.
+    return sum(float(v) for v in re.findall(r'_time":\s*([0-9.e+-]+)', out))
+
+
+# name, argv, how to read the result from stdout (None: child CPU time),
+# unit, what it is.
+def workloads():
+    b = lambda *a: [os.path.join(BIN, a[0])] + list(a[1:])
+    return [
+        ("simple", b("bench-malloc-simple", "64"), simple_total, "ns",
+         "glibc's bench-malloc-simple, 64-byte blocks: sum of its 12 cases' "
+         "ns per iteration (main arena, main arena multi-threaded, thread "
+         "arena; 25 to 1600 blocks live)"),
+        ("thread-1", b("bench-malloc-thread", "1"),
+         json_number("time_per_iteration"), "ns",
+         "glibc's bench-malloc-thread, 1 thread, 4 B-32 KiB blocks: ns per "
+         "malloc+free"),
+        ("thread-2", b("bench-malloc-thread", "2"),
+         json_number("time_per_iteration"), "ns",
+         "the same with 2 threads (ns per malloc+free, summed over threads)"),
+        ("churn", b("churn", "20000000"), float, "ns",
+         "malloc/free churn of 16-528 byte blocks, 256 live, one thread: "
+         "ns per pair"),
+        ("prodcons", b("prodcons", "2000000", "1"), float, "ns",
+         "1 producer allocates 16-528 byte blocks, 1 consumer thread frees "
+         "them: wall ns per block"),
+        ("cc1plus", cc1plus_command(), None, "s",
+         "gcc's cc1plus compiling bench/real.cc (eleven standard library "
+         "headers, <regex> among them, and a few templates) at -O0: CPU "
+         "seconds"),
+    ]
+
+
+def base_env():
+    return {"PATH": "/usr/bin:/bin", "LANG": "C", "HOME": "/root"}
+
+
+def run_once(cfg, prog, parse):
+    env = base_env()
+    env.update(cfg.env)
+    out_dir = None
+    if cfg.profiled:
+        out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
+        env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+    try:
+        p = subprocess.Popen(cfg.argv(prog), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd="/tmp")
+        out, err = p.communicate()
+        if p.returncode != 0 or err.strip():
+            sys.exit("bench: %s %s: status %d, stderr %r"
+                     % (cfg.family, cfg.name, p.returncode, err[-500:]))
+        if out_dir is not None and not any(
+                f.endswith(".heap") for f in os.listdir(out_dir)):
+            sys.exit("bench: %s %s wrote no profile" % (cfg.family, cfg.name))
+        return parse(out)
+    finally:
+        if out_dir:
+            shutil.rmtree(out_dir)
+
+
+def run_cpu(cfg, prog):
+    """Child CPU seconds, from wait4, for programs that time nothing."""
+    env = base_env()
+    env.update(cfg.env)
+    out_dir = None
+    if cfg.profiled:
+        out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
+        env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+    try:
+        pid = os.posix_spawn(cfg.argv(prog)[0], cfg.argv(prog), env)
+        _, status, ru = os.wait4(pid, 0)
+        if status != 0:
+            sys.exit("bench: %s %s: wait status %d" % (cfg.family, cfg.name,
+                                                       status))
+        return ru.ru_utime + ru.ru_stime
+    finally:
+        if out_dir:
+            shutil.rmtree(out_dir)
+
+
+def measure(cfgs, name, prog, parse, runs):
+    results = {(c.family, c.name): [] for c in cfgs}
+    for rnd in range(runs + 1):
+        for c in cfgs:
+            v = run_cpu(c, prog) if parse is None else run_once(c, prog, parse)
+            if rnd > 0:
+                results[(c.family, c.name)].append(v)
+        print("bench: %s round %d/%d" % (name, rnd, runs), file=sys.stderr)
+    return {k: statistics.median(v) for k, v in results.items()}, results
+
+
+def ratio_rows(cfgs, med):
+    rows = []
+    for c in cfgs:
+        base = "unpatched" if c.family == "glibc" else "plain"
+        rows.append((c.family, c.name, med[(c.family, c.name)],
+                     med[(c.family, c.name)] / med[(c.family, base)]))
+    return rows
+
+
+def callgrind_instructions(inst, env, pairs):
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    lib = os.path.join(inst, "lib")
+    cmd += [os.path.join(lib, "ld-linux-x86-64.so.2"), "--library-path", lib,
+            os.path.join(BIN, "churn"), str(pairs)]
+    e = base_env()
+    e.update(env)
+    out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
+    e["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+    try:
+        err = subprocess.run(cmd, env=e, capture_output=True, text=True,
+                             check=True).stderr
+    finally:
+        shutil.rmtree(out_dir)
+    return int(re.search(r"Collected : (\d+)", err).group(1))
+
+
+def instructions():
+    """Instructions per malloc+free pair of the churn workload, from the
+    difference between runs of 100,000 and 200,000 pairs (start-up and exit
+    cancel out)."""
+    on = lambda mean: {"GLIBC_MALLOC_PROFILE": "1",
+                       "GLIBC_MALLOC_PROFILE_BYTES": str(mean)}
+    rows = []
+    for name, inst, env in [("unpatched", BASELINE, {}),
+                            ("patched, off", PATCHED, {}),
+                            ("patched, mean 512 KiB", PATCHED, on(524288)),
+                            ("patched, mean 1 (every allocation sampled)",
+                             PATCHED, on(1))]:
+        a = callgrind_instructions(inst, env, 100000)
+        b = callgrind_instructions(inst, env, 200000)
+        rows.append((name, (b - a) / 100000))
+    return rows
+
+
+def slow_path_ns(runs):
+    """ns per sample: churn with every allocation sampled (mean 1) against
+    profiling off; one malloc per pair, so the difference per pair is the
+    slow path's cost per sample."""
+    cfgs = [Config("glibc", "off", PATCHED),
+            Config("glibc", "mean 1", PATCHED, profiled=True,
+                   env={"GLIBC_MALLOC_PROFILE": "1",
+                        "GLIBC_MALLOC_PROFILE_BYTES": "1"})]
+    med, _ = measure(cfgs, "slow path", [os.path.join(BIN, "churn"),
+                                         "2000000"], float, runs)
+    return med[("glibc", "off")], med[("glibc", "mean 1")]
+
+
+def disassembly(inst, symbol, lines):
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
+                          os.path.join(inst, "lib", "libc.so.6")],
+                         capture_output=True, text=True, check=True).stdout
+    start = out.index("<%s>:" % symbol)
+    body = out[start:].split("\n\n")[0].splitlines()[1:lines + 1]
+    return [re.sub(r"^\s*[0-9a-f]+:\s*", "", l).replace("\t", " ")
+            for l in body]
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = []
+    for pkg in ("libjemalloc2", "libgoogle-perftools4", "gcc-12", "valgrind"):
+        v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg],
+                           capture_output=True, text=True).stdout
+        versions.append("%s %s" % (pkg, v or "?"))
+    return ("%s, %d cores, Linux %s; %s" %
+            (model, os.cpu_count(), platform.release(), ", ".join(versions)))
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    series = [(f, n) for f, n in results[0][2] if not
+              (n in ("unpatched", "plain"))]
+    names = [w for w, _, _ in results]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.8 / len(series)
+    colors = {"glibc": "tab:green", "jemalloc": "tab:blue",
+              "tcmalloc": "tab:red"}
+    shades = {"off": 0.35, "512K": 1.0, "64K": 0.7, "4K": 0.45}
+    for i, (fam, n) in enumerate(series):
+        ys = [dict(((r[0], r[1]), r[3]) for r in rows)[(fam, n)]
+              for _, _, rows in results]
+        ax.bar([x + i * width for x in range(len(names))], ys, width,
+               label="%s %s" % ("ours" if fam == "glibc" else fam, n),
+               color=colors[fam], alpha=shades.get(n, 1.0))
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(names))])
+    ax.set_xticklabels(names)
+    ax.set_ylabel("time / own unprofiled baseline (log)")
+    ax.set_title("Profiling overhead by sampling mean")
+    ax.legend(ncol=4, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def write_results(path, meta, results, instr, slow, disasm):
+    w = []
+    w.append("# What the profiler costs\n")
+    w.append("Generated by `bench/run.sh` on %s. Machine: %s.\n"
+             % (meta["date"], meta["machine"]))
+    w.append("Each configuration ran once per round, rounds alternating the "
+             "configurations, %d rounds after a warm-up; numbers are medians. "
+             "The ratio is to the configuration's own unprofiled run: "
+             "unpatched glibc for ours, jemalloc and tcmalloc without "
+             "profiling for theirs (both preloaded into the unpatched "
+             "glibc). Means: ours `GLIBC_MALLOC_PROFILE_BYTES`, jemalloc "
+             "`MALLOC_CONF=prof:true,lg_prof_sample:19/16/12`, tcmalloc "
+             "`TCMALLOC_SAMPLE_PARAMETER`. Profiled runs of ours write their "
+             "profiles at exit, inside the measured time.\n"
+             % meta["runs"])
+    w.append("![ratios](results.png)\n")
+    for wname, desc, rows in results:
+        w.append("## %s\n\n%s.\n" % (wname, desc))
+        w.append("| allocator | configuration | median | ratio |")
+        w.append("|---|---|---:|---:|")
+        for fam, n, med, ratio in rows:
+            w.append("| %s | %s | %.4g | %.3f |" % (fam, n, med, ratio))
+        w.append("")
+    w.append("## Instructions\n")
+    w.append("`valgrind --tool=callgrind` on the churn workload, per "
+             "malloc+free pair (the difference between 200,000 and 100,000 "
+             "pairs):\n")
+    w.append("| glibc | instructions per pair | added |")
+    w.append("|---|---:|---:|")
+    base = instr[0][1]
+    for name, n in instr:
+        w.append("| %s | %.2f | %+.2f |" % (name, n, n - base))
+    w.append("")
+    off, one = slow
+    w.append("## The slow path on its own\n")
+    w.append("The churn workload with every allocation sampled (mean 1) "
+             "against profiling off, medians: %.2f ns against %.2f ns per "
+             "pair, so **%.1f ns per sample**; callgrind counts %.0f "
+             "instructions per sample.\n"
+             % (one, off, one - off, instr[3][1] - instr[1][1]))
+    w.append("## The fast path\n")
+    w.append("`objdump -d` of the top of `__libc_malloc`, unpatched and "
+             "patched:\n")
+    for label, lines in disasm:
+        w.append("%s:\n\n```\n%s\n```\n" % (label, "\n".join(lines)))
+    with open(path, "w") as f:
+        f.write("\n".join(w))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    build_workloads()
+    cfgs = configs()
+    results = []
+    for name, prog, parse, unit, desc in workloads():
+        if args.only and name not in args.only:
+            continue
+        med, _ = measure(cfgs, name, prog, parse, args.runs)
+        rows = ratio_rows(cfgs, med)
+        results.append((name, desc + " (%s)" % unit, rows))
+        for fam, n, m, r in rows:
+            print("%-10s %-9s %-10s %10.4g %7.3f" % (name, fam, n, m, r))
+    instr = instructions()
+    for name, n in instr:
+        print("instructions/pair %-45s %.2f" % (name, n))
+    slow = slow_path_ns(args.runs)
+    print("slow path: %.2f ns per sample" % (slow[1] - slow[0]))
+    disasm = [("unpatched", disassembly(BASELINE, "__libc_malloc", 12)),
+              ("patched", disassembly(PATCHED, "__libc_malloc", 12))]
+    if args.no_write:
+        return
+    meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
+            "runs": args.runs}
+    write_results(os.path.join(HERE, "RESULTS.md"), meta, results, instr,
+                  slow, disasm)
+    chart(results, os.path.join(HERE, "results.png"))
+    print("bench: wrote bench/RESULTS.md and bench/results.png")
+
+
+if __name__ == "__main__":
+    main()
