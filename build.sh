@@ -5,6 +5,8 @@
 #   ./build.sh export   write glibc-src/'s commits back to patches/
 #   ./build.sh baseline build the same source without patches/ into
 #                       build/baseline/install (what bench/ compares with)
+#   ./build.sh packages PKG...
+#                       apt-get install those of PKG... that are missing
 #
 # glibc-src/ is a git repository: one commit holding Debian's pristine source
 # (tag "pristine"), then the series applied with git am.  Edit there, commit,
@@ -43,11 +45,10 @@ export_series () {
   say "exported $(wc -l < "$top/patches/series") patches to patches/"
 }
 
-install_deps () {
-  pkgs="gcc g++ make gawk bison python3 git xz-utils glibc-source ccache
-        binutils file"
+# install_packages PKG...: install those that are missing.
+install_packages () {
   missing=
-  for p in $pkgs; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
       missing="$missing $p"
   done
@@ -57,6 +58,11 @@ install_deps () {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
+install_deps () {
+  install_packages gcc g++ make gawk bison python3 git xz-utils glibc-source \
+    ccache binutils file
 }
 
 apply_series () {
@@ -130,6 +136,7 @@ configure_and_build () {
 
 case "${1:-}" in
   export) export_series; exit 0 ;;
+  packages) shift; install_packages "$@"; exit 0 ;;
   baseline)
     install_deps
     base=$top/build/baseline
@@ -142,7 +149,7 @@ case "${1:-}" in
     configure_and_build "$base/src" "$base/obj" "$base/install"
     exit 0 ;;
   "") ;;
-  *) say "usage: ./build.sh [export|baseline]"; exit 2 ;;
+  *) say "usage: ./build.sh [export|baseline|packages PKG...]"; exit 2 ;;
 esac
 
 install_deps

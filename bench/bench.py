@@ -13,9 +13,11 @@ the first round is a warm-up, and the medians of the other N are reported.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -106,6 +108,9 @@ def configs():
                     env={"GLIBC_MALLOC_PROFILE": "1",
                          "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
              for name, mean, _ in MEANS]
+    ours.append(Config("glibc", "512K dwarf", PATCHED, profiled=True,
+                       env={"GLIBC_MALLOC_PROFILE": "1",
+                            "GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"}))
     je = [Config("jemalloc", "plain", BASELINE, preload=JEMALLOC)]
     je += [Config("jemalloc", name, BASELINE, preload=JEMALLOC,
                   env={"MALLOC_CONF": "prof:true,lg_prof_sample:%d" % lg})
@@ -145,10 +150,10 @@ def workloads():
         ("thread-2", b("bench-malloc-thread", "2"),
          json_number("time_per_iteration"), "ns",
          "the same with 2 threads (ns per malloc+free, summed over threads)"),
-        ("churn", b("churn", "20000000"), float, "ns",
+        ("churn", b("churn", "5000000"), float, "ns",
          "malloc/free churn of 16-528 byte blocks, 256 live, one thread: "
          "ns per pair"),
-        ("prodcons", b("prodcons", "2000000", "1"), float, "ns",
+        ("prodcons", b("prodcons", "1000000", "1"), float, "ns",
          "1 producer allocates 16-528 byte blocks, 1 consumer thread frees "
          "them: wall ns per block"),
         ("cc1plus", cc1plus_command(), None, "s",
@@ -163,53 +168,34 @@ def base_env():
 
 
 def run_once(cfg, prog, parse):
+    """PARSE's reading of the program's output or, if PARSE is None, the
+    CPU seconds it used."""
     env = base_env()
     env.update(cfg.env)
-    out_dir = None
-    if cfg.profiled:
-        out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
-        env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
-    try:
-        p = subprocess.Popen(cfg.argv(prog), env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd="/tmp")
-        out, err = p.communicate()
-        if p.returncode != 0 or err.strip():
+    with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out_dir:
+        if cfg.profiled:
+            env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run(cfg.argv(prog), env=env, capture_output=True,
+                           text=True, cwd="/tmp")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0 or p.stderr.strip():
             sys.exit("bench: %s %s: status %d, stderr %r"
-                     % (cfg.family, cfg.name, p.returncode, err[-500:]))
-        if out_dir is not None and not any(
-                f.endswith(".heap") for f in os.listdir(out_dir)):
+                     % (cfg.family, cfg.name, p.returncode, p.stderr[-500:]))
+        if cfg.profiled and not any(f.endswith(".heap")
+                                    for f in os.listdir(out_dir)):
             sys.exit("bench: %s %s wrote no profile" % (cfg.family, cfg.name))
-        return parse(out)
-    finally:
-        if out_dir:
-            shutil.rmtree(out_dir)
-
-
-def run_cpu(cfg, prog):
-    """Child CPU seconds, from wait4, for programs that time nothing."""
-    env = base_env()
-    env.update(cfg.env)
-    out_dir = None
-    if cfg.profiled:
-        out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
-        env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
-    try:
-        pid = os.posix_spawn(cfg.argv(prog)[0], cfg.argv(prog), env)
-        _, status, ru = os.wait4(pid, 0)
-        if status != 0:
-            sys.exit("bench: %s %s: wait status %d" % (cfg.family, cfg.name,
-                                                       status))
-        return ru.ru_utime + ru.ru_stime
-    finally:
-        if out_dir:
-            shutil.rmtree(out_dir)
+    if parse is None:
+        return (after.ru_utime - before.ru_utime
+                + after.ru_stime - before.ru_stime)
+    return parse(p.stdout)
 
 
 def measure(cfgs, name, prog, parse, runs):
     results = {(c.family, c.name): [] for c in cfgs}
     for rnd in range(runs + 1):
         for c in cfgs:
-            v = run_cpu(c, prog) if parse is None else run_once(c, prog, parse)
+            v = run_once(c, prog, parse)
             if rnd > 0:
                 results[(c.family, c.name)].append(v)
         print("bench: %s round %d/%d" % (name, rnd, runs), file=sys.stderr)
@@ -225,20 +211,17 @@ def ratio_rows(cfgs, med):
     return rows
 
 
-def callgrind_instructions(inst, env, pairs):
+def callgrind_instructions(inst, env, pairs, depth=0):
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     lib = os.path.join(inst, "lib")
     cmd += [os.path.join(lib, "ld-linux-x86-64.so.2"), "--library-path", lib,
-            os.path.join(BIN, "churn"), str(pairs)]
+            os.path.join(BIN, "churn"), str(pairs), str(depth)]
     e = base_env()
     e.update(env)
-    out_dir = tempfile.mkdtemp(prefix="mprof-bench.")
-    e["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
-    try:
+    with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out_dir:
+        e["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
         err = subprocess.run(cmd, env=e, capture_output=True, text=True,
                              check=True).stderr
-    finally:
-        shutil.rmtree(out_dir)
     return int(re.search(r"Collected : (\d+)", err).group(1))
 
 
@@ -273,6 +256,37 @@ def slow_path_ns(runs):
     return med[("glibc", "off")], med[("glibc", "mean 1")]
 
 
+STACK_DEPTH = 70
+
+
+def per_sample(runs):
+    """What one sample costs by depth and unwinder: the churn workload
+    run STACK_DEPTH frames deep with every allocation sampled (mean 1),
+    against profiling off.  Returns {(unwind, depth): (ns, instructions)}
+    per sample."""
+    def env(unwind, depth):
+        return {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "1",
+                "GLIBC_MALLOC_PROFILE_UNWIND": unwind,
+                "GLIBC_MALLOC_PROFILE_DEPTH": str(depth)}
+    kinds = [(u, d) for u in ("fp", "dwarf") for d in (1, 16, 64)]
+    cfgs = [Config("glibc", "off", PATCHED)] + [
+        Config("glibc", "%s %d" % k, PATCHED, profiled=True, env=env(*k))
+        for k in kinds]
+    prog = [os.path.join(BIN, "churn"), "200000", str(STACK_DEPTH)]
+    med, _ = measure(cfgs, "per sample", prog, float, runs)
+    n = 2000
+    i_off = (callgrind_instructions(PATCHED, {}, 2 * n, STACK_DEPTH)
+             - callgrind_instructions(PATCHED, {}, n, STACK_DEPTH)) / n
+    out = {}
+    for k in kinds:
+        e = env(*k)
+        instr = (callgrind_instructions(PATCHED, e, 2 * n, STACK_DEPTH)
+                 - callgrind_instructions(PATCHED, e, n, STACK_DEPTH)) / n
+        out[k] = (med[("glibc", "%s %d" % k)] - med[("glibc", "off")],
+                  instr - i_off)
+    return out
+
+
 def disassembly(inst, symbol, lines):
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
                           os.path.join(inst, "lib", "libc.so.6")],
@@ -303,8 +317,8 @@ def chart(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    series = [(f, n) for f, n in results[0][2] if not
-              (n in ("unpatched", "plain"))]
+    series = [(r[0], r[1]) for r in results[0][2]
+              if r[1] not in ("unpatched", "plain")]
     names = [w for w, _, _ in results]
     fig, ax = plt.subplots(figsize=(12, 5))
     width = 0.8 / len(series)
@@ -316,7 +330,8 @@ def chart(results, path):
               for _, _, rows in results]
         ax.bar([x + i * width for x in range(len(names))], ys, width,
                label="%s %s" % ("ours" if fam == "glibc" else fam, n),
-               color=colors[fam], alpha=shades.get(n, 1.0))
+               color=colors[fam], alpha=shades.get(n, 1.0),
+               hatch="//" if "dwarf" in n else None)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(names))])
@@ -328,7 +343,7 @@ def chart(results, path):
     fig.savefig(path, dpi=100)
 
 
-def write_results(path, meta, results, instr, slow, disasm):
+def write_results(path, meta, results, instr, slow, samples, disasm):
     w = []
     w.append("# What the profiler costs\n")
     w.append("Generated by `bench/run.sh` on %s. Machine: %s.\n"
@@ -363,11 +378,27 @@ def write_results(path, meta, results, instr, slow, disasm):
     w.append("")
     off, one = slow
     w.append("## The slow path on its own\n")
-    w.append("The churn workload with every allocation sampled (mean 1) "
-             "against profiling off, medians: %.2f ns against %.2f ns per "
+    w.append("The churn workload (four frames deep: churn, descend, main, "
+             "__libc_start_call_main) with every allocation sampled (mean 1, "
+             "default depth and unwinder) against profiling off, medians: "
+             "%.2f ns against %.2f ns per "
              "pair, so **%.1f ns per sample**; callgrind counts %.0f "
              "instructions per sample.\n"
              % (one, off, one - off, instr[3][1] - instr[1][1]))
+    w.append("## One sample, by stack depth and unwinder\n")
+    w.append("The churn workload run %d frames below main (every frame with "
+             "a frame pointer and unwind tables), every allocation sampled "
+             "(mean 1), against profiling off; medians. "
+             "`GLIBC_MALLOC_PROFILE_DEPTH` caps the frames kept.\n"
+             % STACK_DEPTH)
+    w.append("| depth | fp: ns | fp: instructions | dwarf: ns | "
+             "dwarf: instructions |")
+    w.append("|---:|---:|---:|---:|---:|")
+    for d in (1, 16, 64):
+        fp, dw = samples[("fp", d)], samples[("dwarf", d)]
+        w.append("| %d | %.0f | %.0f | %.0f | %.0f |"
+                 % (d, fp[0], fp[1], dw[0], dw[1]))
+    w.append("")
     w.append("## The fast path\n")
     w.append("`objdump -d` of the top of `__libc_malloc`, unpatched and "
              "patched:\n")
@@ -399,6 +430,10 @@ def main():
         print("instructions/pair %-45s %.2f" % (name, n))
     slow = slow_path_ns(args.runs)
     print("slow path: %.2f ns per sample" % (slow[1] - slow[0]))
+    samples = per_sample(args.runs)
+    for k, (ns, n) in sorted(samples.items()):
+        print("per sample %s depth %d: %.0f ns, %.0f instructions"
+              % (k[0], k[1], ns, n))
     disasm = [("unpatched", disassembly(BASELINE, "__libc_malloc", 12)),
               ("patched", disassembly(PATCHED, "__libc_malloc", 12))]
     if args.no_write:
@@ -406,9 +441,14 @@ def main():
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
             "runs": args.runs}
     write_results(os.path.join(HERE, "RESULTS.md"), meta, results, instr,
-                  slow, disasm)
+                  slow, samples, disasm)
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump({"meta": meta, "results": results, "instructions": instr,
+                   "slow_path": slow,
+                   "per_sample": {"%s %d" % k: v for k, v in samples.items()}},
+                  f, indent=1)
     chart(results, os.path.join(HERE, "results.png"))
-    print("bench: wrote bench/RESULTS.md and bench/results.png")
+    print("bench: wrote bench/RESULTS.md, results.json and results.png")
 
 
 if __name__ == "__main__":

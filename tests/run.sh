@@ -5,17 +5,6 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh"
-pkgs="golang-go google-perftools libdevel-nytprof-perl protobuf-compiler
-      golang-github-google-pprof-dev binutils"
-missing=
-for p in $pkgs; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-    missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  echo "tests/run.sh: installing:$missing" >&2
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-    --no-install-recommends $missing >/dev/null
-fi
+"$top/build.sh" packages golang-go google-perftools libdevel-nytprof-perl \
+  protobuf-compiler golang-github-google-pprof-dev binutils
 exec /usr/bin/python3 "$top/tests/run.py" "$@"
