@@ -4,7 +4,7 @@
 Each test runs programs under the built loader and checks the profiles
 they leave against what the programs are known to have done.  Usage:
 tests/run.py [--quick] [NAME...]; --quick skips glibc's own malloc test
-suite, which takes about 15 minutes.
+suite, run three times, which takes about 28 minutes.
 """
 
 import argparse
