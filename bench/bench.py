@@ -464,9 +464,8 @@ def main():
     build_workloads()
     cfgs = configs()
     results = []
-    for name, prog, parse, unit, desc in workloads():
-        if args.only and name not in args.only:
-            continue
+    chosen = [w for w in workloads() if not args.only or w[0] in args.only]
+    for name, prog, parse, unit, desc in chosen:
         rows = ratio_rows(cfgs, measure(cfgs, name, prog, parse, args.runs))
         results.append((name, desc + " (%s)" % unit, rows))
         for fam, n, m, r, lo, hi in rows:
@@ -475,13 +474,11 @@ def main():
     close = []
     ours = [c for c in cfgs if c.family == "glibc"
             and c.name in ("unpatched", "off", "512K")]
-    for name, prog, parse, unit, desc in workloads():
-        if args.only and name not in args.only:
-            continue
+    for name, prog, parse, _, _ in chosen:
         rows = ratio_rows(ours, measure(ours, name + " closely", prog, parse,
                                         args.close_runs))
         close.append((name, rows))
-        for _, n, m, r, lo, hi in rows[1:]:
+        for _, n, _, r, lo, hi in rows[1:]:
             print("%-10s closely %-10s %8.4f [%.4f, %.4f]"
                   % (name, n, r, lo, hi))
     instr = instructions()
