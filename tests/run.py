@@ -542,43 +542,76 @@ def system_programs_run_under_the_loader():
         check(len(profiles(out)) >= 1, "profiles", ">= 1", 0)
 
 
-@test
-def fast_path_is_three_instructions():
-    """__libc_malloc spends three instructions on the profiler: compute
-    size + 1, subtract it from the countdown at a constant offset from
-    %fs, branch on the sign."""
-    libc = os.path.join(LIB, "libc.so.6")
-    nm = subprocess.run(["nm", "-D", libc], capture_output=True, text=True,
-                        check=True).stdout
-    addr = int(re.search(r"^([0-9a-f]+) T malloc@@", nm, re.M).group(1), 16)
+def disassemble(lib, symbol, nbytes, dynamic=False):
+    """The instructions in the first NBYTES bytes of SYMBOL in LIB."""
+    nm = subprocess.run(["nm", "-D", lib] if dynamic else ["nm", lib],
+                        capture_output=True, text=True, check=True).stdout
+    addr = int(re.search(r"^([0-9a-f]+) [Tt] " + re.escape(symbol) +
+                         r"(@@\S+)?$", nm, re.M).group(1), 16)
     dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
                           f"--start-address={addr}",
-                          f"--stop-address={addr + 48}", libc],
+                          f"--stop-address={addr + nbytes}", lib],
                          capture_output=True, text=True, check=True).stdout
-    insns = [line.split("\t", 1)[1].split("#")[0].strip()
-             for line in dis.splitlines()
-             if re.match(r"\s+[0-9a-f]+:\t", line)]
-    subs = [i for i, s in enumerate(insns) if re.match(r"sub\s+%\w+,%fs:", s)]
-    check(len(subs) == 1, "subtractions from the countdown", 1, insns)
-    k = subs[0]
-    reg = re.match(r"sub\s+(%\w+),%fs:0x[0-9a-f]+$", insns[k])
-    check(reg is not None, "countdown update", "sub %reg,%fs:0xOFFSET",
-          insns[k])
-    check(insns[k + 1].startswith("js"), "branch after the subtraction",
-          "js", insns[k + 1])
-    before = insns[:k]
-    lea = [s for s in before if re.match(r"lea\s+0x1\(%rdi\)," +
-                                         re.escape(reg.group(1)) + "$", s)]
-    check(len(lea) == 1, "the instruction feeding it", "lea 0x1(%rdi)",
-          before)
-    # The rest is malloc's own prologue: saving registers and making its
-    # frame.  Anything else (a return address loaded for the slow path,
-    # say) would be the profiler's fourth instruction.
-    own = [s for s in before if s not in lea]
-    other = [s for s in own if not re.match(
-        r"(push\s+%\w+|mov\s+%\w+,%\w+|sub\s+\$0x[0-9a-f]+,%rsp)$", s)]
-    check(other == [], "other instructions before the branch", [], other)
-    print("    " + "\n    ".join(insns[:k + 2]))
+    return [line.split("\t", 1)[1].split("#")[0].strip()
+            for line in dis.splitlines()
+            if re.match(r"\s+[0-9a-f]+:\t", line)]
+
+
+@test
+def fast_path_is_three_instructions():
+    """malloc as a profiling process binds it spends three instructions on
+    the profiler before jumping to glibc's own: compute size + 1,
+    subtract it from the countdown at a constant offset from %fs, branch
+    on the sign.  glibc's own malloc, which the other processes bind,
+    does not touch the countdown."""
+    libc = os.path.join(LIB, "libc.so.6")
+    insns = disassemble(libc, "prof_malloc", 24)
+    check(len(insns) >= 4, "instructions", ">= 4", insns)
+    check(re.match(r"lea\s+0x1\(%rdi\),(%\w+)$", insns[0]) is not None,
+          "first instruction", "lea 0x1(%rdi),%reg", insns[0])
+    reg = insns[0].split(",")[-1]
+    check(re.match(r"sub\s+" + re.escape(reg) + r",%fs:0x[0-9a-f]+$",
+                   insns[1]) is not None,
+          "second instruction", f"sub {reg},%fs:0xOFFSET", insns[1])
+    check(insns[2].startswith("js"), "third instruction", "js", insns[2])
+    check(re.match(r"jmp\s+[0-9a-f]+ <__libc_malloc>$", insns[3])
+          is not None, "fourth instruction", "jmp <__libc_malloc>", insns[3])
+    countdown = insns[1].split(",")[-1]
+    plain = disassemble(libc, "__libc_malloc", 256, dynamic=True)
+    touching = [s for s in plain if countdown in s]
+    check(touching == [], "glibc's own malloc using " + countdown, [],
+          touching)
+    print("    " + "\n    ".join(insns[:4]))
+
+
+@test
+def entry_points_are_chosen_once_by_the_variable():
+    """Every allocation function is bound to glibc's own entry point
+    unless GLIBC_MALLOC_PROFILE or its tunable is set, to the counting
+    one if it is, in every thread; binding everything at start-up
+    (LD_BIND_NOW) still profiles."""
+    expected = {"plain": [{}],
+                "counted": [{"GLIBC_MALLOC_PROFILE": "1"},
+                            {"GLIBC_MALLOC_PROFILE": "0"},
+                            {"GLIBC_TUNABLES": "glibc.malloc.profile=1"}]}
+    for kind, envs in expected.items():
+        for env in envs:
+            with tempfile.TemporaryDirectory() as out:
+                env = dict(env, GLIBC_MALLOC_PROFILE_OUT=out)
+                lines = run("entry_choice", env=env,
+                            cwd=out).stdout.split("\n")
+                got = {line.split()[2] for line in lines if line}
+                check(len(lines) == 15 and got == {kind},
+                      f"bindings with {env}", f"14 lines, all {kind}",
+                      lines)
+    with tempfile.TemporaryDirectory() as out:
+        profile("threads", out, ["2"], mean=1, env={"LD_BIND_NOW": "1"})
+        by_size = {}
+        for _, samples in profiles(out).values():
+            for count, size, _ in samples:
+                by_size[size] = by_size.get(size, 0) + count
+        check(by_size.get(1000) == 3000, "1000-byte requests sampled at "
+              "mean 1 with LD_BIND_NOW", 3000, by_size.get(1000))
 
 
 # Call stacks.
