@@ -446,8 +446,7 @@ def write_results(path, meta, results, close, instr, slow, samples,
                  % (d, fp[0], fp[1], dw[0], dw[1]))
     w.append("")
     w.append("## The fast path\n")
-    w.append("`objdump -d` of the top of `__libc_malloc`, unpatched and "
-             "patched:\n")
+    w.append("`objdump -d` of the top of each:\n")
     for label, lines in disasm:
         w.append("%s:\n\n```\n%s\n```\n" % (label, "\n".join(lines)))
     with open(path, "w") as f:
@@ -490,8 +489,12 @@ def main():
     for k, (ns, n) in sorted(samples.items()):
         print("per sample %s depth %d: %.0f ns, %.0f instructions"
               % (k[0], k[1], ns, n))
-    disasm = [("unpatched", disassembly(BASELINE, "__libc_malloc", 12)),
-              ("patched", disassembly(PATCHED, "__libc_malloc", 12))]
+    disasm = [("unpatched `__libc_malloc`",
+               disassembly(BASELINE, "__libc_malloc", 12)),
+              ("patched `__libc_malloc`, which malloc is bound to when "
+               "profiling is off", disassembly(PATCHED, "__libc_malloc", 12)),
+              ("patched `prof_malloc`, which malloc is bound to when "
+               "profiling is on", disassembly(PATCHED, "prof_malloc", 4))]
     if args.no_write:
         return
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
