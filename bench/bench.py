@@ -393,8 +393,8 @@ def write_results(path, meta, results, close, instr, slow, samples,
     w.append("![ratios](results.png)\n")
     w.append("## Ours, closely\n")
     w.append("Only unpatched, A/A, off and 512K, %d rounds after a warm-up, "
-             "so that a difference of a fraction of a percent can be told from "
-             "noise: the ratio to unpatched and its 95%% confidence "
+             "so that a difference of a fraction of a percent can be told "
+             "from noise: the ratio to unpatched and its 95%% confidence "
              "interval.  \"A/A\" is unpatched glibc run a second time in "
              "each round: what the method reports for two identical "
              "configurations.\n" % meta["close_runs"])
