@@ -120,21 +120,24 @@ def profile(prog, out, args=(), mean=None, seed=None, env=None):
 # Reading profiles.
 
 def read_profile(path):
-    """Parse one thread's profile: its header fields and its samples."""
+    """Parse one thread's profile: its header fields and its samples,
+    (count, size, frames, live) each; live, written second in the file,
+    comes last here so that s[0], s[1] and s[2] mean what they always
+    did."""
     header, samples = {}, []
     with open(path) as f:
         lines = f.read().split("\n")
-    check(lines[0] == "malloc-profile 1", path + " first line",
-          "malloc-profile 1", lines[0])
+    check(lines[0] == "malloc-profile 2", path + " first line",
+          "malloc-profile 2", lines[0])
     check("end" in lines, path, "an end line", "none")
     for line in lines[1:lines.index("end")]:
         if line.startswith("#"):
             continue
         first, _, rest = line.partition(" ")
         if first.isdigit():
-            count, size, *frames = line.split()
+            count, live, size, *frames = line.split()
             samples.append((int(count), int(size),
-                            tuple(int(x, 16) for x in frames)))
+                            tuple(int(x, 16) for x in frames), int(live)))
         else:
             header[first] = rest
     return header, samples
@@ -172,13 +175,21 @@ def at(samples, rng):
 
 def probability(size, mean):
     """Chance that a request of SIZE bytes is sampled."""
-    return -math.expm1(-(size + 1) / mean)
+    return -math.expm1(-size / mean)
 
 
 def estimate(samples, mean):
-    """Unbiased (requests, bytes) from (count, size, frames) samples."""
-    n = sum(c / probability(s, mean) for c, s, _ in samples)
-    b = sum(c * s / probability(s, mean) for c, s, _ in samples)
+    """Unbiased (requests, bytes) from (count, size, frames, live)
+    samples."""
+    n = sum(c / probability(s, mean) for c, s, _, _ in samples)
+    b = sum(c * s / probability(s, mean) for c, s, _, _ in samples)
+    return n, b
+
+
+def in_use(samples, mean):
+    """Unbiased (objects, bytes) still allocated, from the same."""
+    n = sum(lv / probability(s, mean) for _, s, _, lv in samples)
+    b = sum(lv * s / probability(s, mean) for _, s, _, lv in samples)
     return n, b
 
 
@@ -213,7 +224,7 @@ def threads_give_one_profile_each():
                 check(int(h["taken"]) == int(h["recorded"]) + int(h["dropped"]),
                       "taken = recorded + dropped", h["taken"], h)
                 check(h["dropped"] == "0", "dropped", 0, h["dropped"])
-                check(int(h["recorded"]) == sum(c for c, _, _ in s),
+                check(int(h["recorded"]) == sum(c for c, _, _, _ in s),
                       "recorded = sum of counts", h["recorded"], s)
 
 
@@ -276,7 +287,7 @@ def every_entry_point_attributes_to_its_caller():
         del found["main"]
         (h, samples), = profiles(out).values()
         for name, size in ENTRY_SIZES.items():
-            mine = [(c, s) for c, s, _ in at(samples, found[name])
+            mine = [(c, s) for c, s, _, _ in at(samples, found[name])
                     if s == size]
             check(mine == [(3, size)], f"{name}: samples of {size} bytes",
                   [(3, size)], mine)
@@ -293,7 +304,7 @@ def every_entry_point_attributes_to_its_caller():
         found = sites(p.stdout, os.path.join(BIN, prog))
         (h, samples), = profiles(out).values()
         for name, size in ENTRY_SIZES.items():
-            for _, _, st in at(samples, found[name]):
+            for _, _, st, _ in at(samples, found[name]):
                 check(len(st) > 2 and found["main"][0] <= st[1] < found["main"][1],
                       f"{prog}: {name}: the second frame", "in main",
                       [hex(f) for f in st])
@@ -349,7 +360,7 @@ def fork_child_writes_its_own_profile():
         for who, own, other in (("parent", "site_parent", "site_child"),
                                 ("child", "site_child", "site_parent")):
             s = by_pid[pids[who]]
-            check(sum(c for c, _, _ in at(s, found[own])) == 10,
+            check(sum(c for c, _, _, _ in at(s, found[own])) == 10,
                   f"{who}: samples at {own}", 10, at(s, found[own]))
             check(at(s, found[other]) == [], f"{who}: samples at {other}",
                   [], at(s, found[other]))
@@ -542,46 +553,69 @@ def system_programs_run_under_the_loader():
         check(len(profiles(out)) >= 1, "profiles", ">= 1", 0)
 
 
-def disassemble(lib, symbol, nbytes, dynamic=False):
-    """The instructions in the first NBYTES bytes of SYMBOL in LIB."""
-    nm = subprocess.run(["nm", "-D", lib] if dynamic else ["nm", lib],
-                        capture_output=True, text=True, check=True).stdout
-    addr = int(re.search(r"^([0-9a-f]+) [Tt] " + re.escape(symbol) +
-                         r"(@@\S+)?$", nm, re.M).group(1), 16)
+def fast_path(lib, symbol):
+    """SYMBOL's instructions in LIB up to its first ret, with addresses
+    and offsets taken out, so that two copies of a function compare
+    equal; and the raw lines."""
+    nm = subprocess.run(["nm", "-S", lib], capture_output=True, text=True,
+                        check=True).stdout
+    m = re.search(r"^([0-9a-f]+) ([0-9a-f]+) [Tt] " + re.escape(symbol)
+                  + "$", nm, re.M)
+    addr, size = int(m.group(1), 16), int(m.group(2), 16)
+    insns = disassemble_range(lib, addr, addr + size)
+    end = next(i for i, (_, s) in enumerate(insns) if s.startswith("ret"))
+    insns = insns[:end + 1]
+    norm = [re.sub(r"0x[0-9a-f]+\(%rip\)", "X(%rip)",
+                   re.sub(r"[0-9a-f]+ <[^>]*>", "T", s)) for _, s in insns]
+    # A compare of two registers may come out either way round.
+    norm = [re.sub(r"^cmp\s+(%\w+),(%\w+)$",
+                   lambda m: "cmp " + ",".join(sorted(m.groups())), s)
+            for s in norm]
+    return norm, insns
+
+
+def disassemble_range(lib, start, stop):
+    """[(address, instruction)] of LIB from START to STOP."""
     dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
-                          f"--start-address={addr}",
-                          f"--stop-address={addr + nbytes}", lib],
+                          f"--start-address={start}",
+                          f"--stop-address={stop}", lib],
                          capture_output=True, text=True, check=True).stdout
-    return [line.split("\t", 1)[1].split("#")[0].strip()
-            for line in dis.splitlines()
-            if re.match(r"\s+[0-9a-f]+:\t", line)]
+    return [(int(m.group(1), 16), m.group(2).split("#")[0].strip())
+            for m in re.finditer(r"^\s+([0-9a-f]+):\t(.*)$", dis, re.M)]
 
 
 @test
-def fast_path_is_three_instructions():
-    """malloc as a profiling process binds it spends three instructions on
-    the profiler before jumping to glibc's own: compute size + 1,
-    subtract it from the countdown at a constant offset from %fs, branch
-    on the sign.  glibc's own malloc, which the other processes bind,
-    does not touch the countdown."""
+def malloc_adds_a_subtraction_and_a_branch():
+    """malloc as a profiling process binds it is glibc's own malloc, the
+    same instructions up to its first return, and two more: a
+    subtraction of the request from the countdown at a constant offset
+    from %fs, and a branch on its sign to a tail call of the sampled
+    allocation function.  glibc's own malloc, which the other processes
+    bind, does not touch the countdown."""
     libc = os.path.join(LIB, "libc.so.6")
-    insns = disassemble(libc, "prof_malloc", 24)
-    check(len(insns) >= 4, "instructions", ">= 4", insns)
-    check(re.match(r"lea\s+0x1\(%rdi\),(%\w+)$", insns[0]) is not None,
-          "first instruction", "lea 0x1(%rdi),%reg", insns[0])
-    reg = insns[0].split(",")[-1]
-    check(re.match(r"sub\s+" + re.escape(reg) + r",%fs:0x[0-9a-f]+$",
-                   insns[1]) is not None,
-          "second instruction", f"sub {reg},%fs:0xOFFSET", insns[1])
-    check(insns[2].startswith("js"), "third instruction", "js", insns[2])
-    check(re.match(r"jmp\s+[0-9a-f]+ <__libc_malloc>$", insns[3])
-          is not None, "fourth instruction", "jmp <__libc_malloc>", insns[3])
-    countdown = insns[1].split(",")[-1]
-    plain = disassemble(libc, "__libc_malloc", 256, dynamic=True)
+    plain, _ = fast_path(libc, "__libc_malloc")
+    counting, raw = fast_path(libc, "__malloc_prof_counting_malloc")
+    subs = [i for i, s in enumerate(counting)
+            if re.match(r"sub\s+%\w+,%fs:0x[0-9a-f]+$", s)]
+    check(len(subs) == 1, "subtractions from %fs:OFFSET", 1, counting)
+    i = subs[0]
+    check(counting[i + 1].startswith("js"), "after the subtraction", "js",
+          counting[i + 1])
+    check(counting[:i] + counting[i + 2:] == plain,
+          "the other instructions", plain, counting)
+    # The branch leads, past the epilogue, to a jump to the sampled
+    # function: a tail call, which leaves it the caller's frame.
+    target = int(raw[i + 1][1].split()[1], 16)
+    tail = disassemble_range(libc, target, target + 32)
+    jumps = [s for _, s in tail if s.startswith(("jmp", "call", "ret"))]
+    check(jumps and re.match(r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$",
+                             jumps[0]),
+          "the slow branch", "jmp <__malloc_prof_sampled_malloc>", tail)
+    countdown = counting[i].split(",")[-1]
     touching = [s for s in plain if countdown in s]
     check(touching == [], "glibc's own malloc using " + countdown, [],
           touching)
-    print("    " + "\n    ".join(insns[:4]))
+    print("    " + "\n    ".join(s for _, s in raw[max(0, i - 3):i + 3]))
 
 
 @test
@@ -608,7 +642,7 @@ def entry_points_are_chosen_once_by_the_variable():
         profile("threads", out, ["2"], mean=1, env={"LD_BIND_NOW": "1"})
         by_size = {}
         for _, samples in profiles(out).values():
-            for count, size, _ in samples:
+            for count, size, _, _ in samples:
                 by_size[size] = by_size.get(size, 0) + count
         check(by_size.get(1000) == 3000, "1000-byte requests sampled at "
               "mean 1 with LD_BIND_NOW", 3000, by_size.get(1000))
@@ -745,7 +779,7 @@ def dwarf_unwinding_survives_dlopen_churn():
                     env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
         found = complete_profiles(out)
         check(len(found) == 9, "profiles", 9, len(found))
-        deep = [st for h, smp in found.values() for _, _, st in smp
+        deep = [st for h, smp in found.values() for _, _, st, _ in smp
                 if len(st) > 2]
         check(deep, "samples with stacks deeper than 2", "some", 0)
 
@@ -760,9 +794,9 @@ def complete_profiles(out):
                                     ("taken", "recorded", "dropped"))
         check(taken == recorded + dropped, f"{path}: taken = recorded + "
               "dropped", taken, (recorded, dropped))
-        check(recorded == sum(c for c, _, _ in samples),
+        check(recorded == sum(c for c, _, _, _ in samples),
               f"{path}: recorded = sum of counts", recorded,
-              sum(c for c, _, _ in samples))
+              sum(c for c, _, _, _ in samples))
         check(int(h["keys"]) == len(samples), f"{path}: keys", h["keys"],
               len(samples))
     return found
@@ -889,7 +923,7 @@ def table_that_cannot_grow_drops_and_counts():
         check(int(h["recorded"]) > 0, "recorded samples", "> 0",
               h["recorded"])
         # Keys the table holds are still counted when it is full.
-        first = [c for c, size, _ in samples if size == 16]
+        first = [c for c, size, _, _ in samples if size == 16]
         check(first == [101], "samples of the first size", [101], first)
 
 
@@ -1062,17 +1096,38 @@ def mprof_report_rejects_bad_input_in_one_line():
         (heap,) = [n for n in os.listdir(good) if n.endswith(".heap")]
         with open(os.path.join(good, heap)) as fh:
             text = fh.read()
+
+        def live(value):
+            """TEXT with the live field of its first sample set to VALUE
+            (a function of the sample's count)."""
+            lines = text.split("\n")
+            i = next(i for i, line in enumerate(lines) if line[:1].isdigit())
+            fields = lines[i].split()
+            fields[1] = str(value(int(fields[0])))
+            lines[i] = " ".join(fields)
+            return {heap: "\n".join(lines)}
+
+        # Each case: the files, and the words its one line must hold.
         cases = {
-            "missing": None,
-            "empty": {},
-            "truncated": {heap: text[:len(text) // 2]},
-            "version": {heap: text.replace("malloc-profile 1",
-                                           "malloc-profile 99", 1)},
-            "corrupt": {heap: text.replace("\nend\n", "\n7 x 0xzz\nend\n")},
-            "garbage": {heap: "\x00\xff binary junk"},
-            "maps": {heap: text},
+            "missing": (None, ""),
+            "empty": ({}, ""),
+            "truncated": ({heap: text[:len(text) // 2]}, ""),
+            "version": ({heap: text.replace("malloc-profile 2",
+                                            "malloc-profile 99", 1)},
+                        "version"),
+            "version 1": ({heap: text.replace("malloc-profile 2",
+                                              "malloc-profile 1", 1)},
+                          "version 1"),
+            "corrupt": ({heap: text.replace("\nend\n",
+                                            "\n7 1 x 0xzz\nend\n")}, ""),
+            "live above count": (live(lambda count: count + 1), "live"),
+            "negative live": (live(lambda count: -1), "live"),
+            "size 0": ({heap: text.replace("\nend\n",
+                                           "\n1 0 0 0x1000\nend\n")}, ""),
+            "garbage": ({heap: "\x00\xff binary junk"}, ""),
+            "maps": ({heap: text}, "another process"),
         }
-        for case, files in cases.items():
+        for case, (files, words) in cases.items():
             d = os.path.join(tmp, case)
             if files is not None:
                 os.mkdir(d)
@@ -1089,32 +1144,292 @@ def mprof_report_rejects_bad_input_in_one_line():
             p = mprof("report", d)
             lines = p.stderr.splitlines()
             check(p.returncode != 0 and len(lines) == 1
-                  and lines[0].startswith("mprof: ")
+                  and lines[0].startswith("mprof: ") and words in lines[0]
                   and "Traceback" not in p.stderr,
-                  f"report of {case} input", "one 'mprof: ' line, status != 0",
+                  f"report of {case} input",
+                  f"one 'mprof: ' line naming '{words}', status != 0",
                   (p.returncode, p.stderr))
+
+
+# A profile written by hand, so that what mprof reports can be computed
+# here: {tid: [(count, live, size, stack)]} of one process.  The first key
+# of each thread has the same stack and size, so reports by call site add
+# them up; 0x401100's samples were all freed; 0x401300's are of 0 bytes.
+HANDMADE_MEAN = 4096
+HANDMADE = {
+    4242: [(5, 2, 100, (0x401000, 0x402000)),
+           (10, 0, 5000, (0x401100, 0x402000)),
+           (3, 3, 20000, (0x401200, 0x402100))],
+    4243: [(4, 1, 100, (0x401000, 0x402000)),
+           (1, 1, 1, (0x401300,))],
+}
+
+
+def write_handmade(out, version=2, live=True):
+    """HANDMADE's profiles in OUT, without maps: the reports show each
+    PC as it is.  LIVE false: nothing was still allocated."""
+    for tid, keys in HANDMADE.items():
+        n = sum(k[0] for k in keys)
+        lines = [f"malloc-profile {version}", "pid 4242", f"tid {tid}",
+                 "thread-name ", "exe /bin/true", f"mean {HANDMADE_MEAN}",
+                 "depth 64", "unwind fp", f"taken {n}",
+                 f"recorded {n}", "dropped 0", f"keys {len(keys)}",
+                 "# count live size frames..."]
+        lines += [f"{c} {lv if live else 0} {size} "
+                  + " ".join(f"{pc:#x}" for pc in st)
+                  for c, lv, size, st in keys]
+        with open(os.path.join(out, f"mprof.4242.{tid}.heap"), "w") as f:
+            f.write("\n".join(lines + ["end", ""]))
+
+
+def protobuf(data):
+    """[(field, value)] of a protobuf message: an int for a varint, bytes
+    for a length-delimited field, the only wire types a pprof writer
+    needs."""
+    fields, i = [], 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+
+    while i < len(data):
+        key = varint()
+        if key & 7 == 0:
+            fields.append((key >> 3, varint()))
+        elif key & 7 == 2:
+            n = varint()
+            fields.append((key >> 3, data[i:i + n]))
+            i += n
+        else:
+            raise Failure(f"protobuf wire type {key & 7}")
+    return fields
+
+
+def varints(data):
+    """The values of a packed repeated varint field."""
+    out, v, shift = [], 0, 0
+    for b in data:
+        v |= (b & 0x7f) << shift
+        shift += 7
+        if b < 0x80:
+            out.append(v)
+            v = shift = 0
+    return out
+
+
+@test
+def mprof_report_in_use_and_leaks_from_handmade_profile():
+    mean = HANDMADE_MEAN
+    # What each report must say, computed here: per key, then per site.
+    want = {}           # (tid, size, stack) -> (count, live, 4 estimates)
+    # stack -> [live, in-use objects, in-use bytes]
+    per_site = defaultdict(lambda: [0, 0.0, 0.0])
+    for tid, keys in HANDMADE.items():
+        for c, lv, size, st in keys:
+            p = probability(size, mean)
+            want[(tid, size, st)] = (c, lv, c / p, c * size / p, lv / p,
+                                     lv * size / p)
+            if lv:
+                per_site[st][0] += lv
+                per_site[st][1] += lv / p
+                per_site[st][2] += lv * size / p
+    totals = [sum(v[i] for v in want.values()) for i in range(2, 6)]
+
+    def close(a, b):
+        return abs(a - b) <= 1e-9 * max(1, abs(b))
+
+    with tempfile.TemporaryDirectory() as d, \
+            tempfile.TemporaryDirectory() as rep:
+        write_handmade(d)
+        # The tests' own reader of the format.
+        for tid, keys in HANDMADE.items():
+            path = os.path.join(d, f"mprof.4242.{tid}.heap")
+            h, samples = read_profile(path)
+            check(samples == [(c, size, st, lv) for c, lv, size, st in keys],
+                  "read_profile", keys, samples)
+
+        def report(*args):
+            p = mprof("report", d, *args)
+            check(p.returncode == 0 and p.stderr == "",
+                  f"mprof report {' '.join(args)}", "status 0, no stderr",
+                  (p.returncode, p.stderr))
+            return p.stdout
+
+        # json: every estimate, per sample and in total.
+        doc = json.loads(report("--format", "json"))
+        check(doc["version"] == 2, "json version", 2, doc["version"])
+        got = {(smp["tid"], smp["size"],
+                tuple(int(fr["pc"], 16) for fr in smp["stack"])):
+               (smp["count"], smp["live"], smp["estimated_objects"],
+                smp["estimated_bytes"], smp["estimated_inuse_objects"],
+                smp["estimated_inuse_bytes"]) for smp in doc["samples"]}
+        check(got.keys() == want.keys() and all(
+            all(close(a, b) for a, b in zip(got[k], want[k])) for k in want),
+            "json: count, live, estimated objects, bytes, in-use objects "
+            "and in-use bytes", want, got)
+        got_totals = [doc[k] for k in (
+            "estimated_objects", "estimated_bytes", "estimated_inuse_objects",
+            "estimated_inuse_bytes")]
+        check(all(map(close, got_totals, totals)), "json: totals", totals,
+              got_totals)
+
+        # --leaks: the sites with samples still live, most bytes first.
+        text = report("--leaks")
+        rows = [m.groups() for m in re.finditer(
+            r"^ *([\d.]+ [KMGT]?i?B) +([\d,]+) +(\d+)  (\S+)$", text, re.M)]
+        order = sorted(per_site, key=lambda st: -per_site[st][2])
+        expected = [(f"{per_site[st][1]:,.0f}", str(per_site[st][0]),
+                     f"{st[0]:#x}") for st in order]
+        got = [r[1:] for r in rows]
+        check(got == expected,
+              "--leaks: (objects, samples, site), most bytes first",
+              expected, got)
+        lines = text.rstrip("\n").split("\n")
+        live = sum(v[0] for v in per_site.values())
+        check(lines[-1].startswith(f"estimates from {live} sampled"),
+              "--leaks: its last line", f"estimates from {live} sampled ...",
+              lines[-1])
+        for st in order:
+            if len(st) > 1:
+                check(f"<- {st[1]:#x}" in text, f"--leaks: caller of "
+                      f"{st[0]:#x}", f"<- {st[1]:#x}", text)
+
+        # text: both totals on top; the tables ordered by --sample.
+        for sample, first in (("inuse_space", 0x401200),
+                              ("alloc_space", 0x401100)):
+            text = report("--sample", sample)
+            lines = text.split("\n")
+            check(lines[3].startswith("estimated in use: ")
+                  and lines[4].startswith("estimated allocated: "),
+                  "text: the totals", "estimated in use: ..., estimated "
+                  "allocated: ...", lines[3:5])
+            site = lines[8].split()[-1]
+            check(site == f"{first:#x}", f"text --sample {sample}: first "
+                  "site", f"{first:#x}", lines[6:9])
+        # folded: what is shown is the chosen sample.
+        for sample, present in (("inuse_space", False), ("alloc_space", True)):
+            text = report("--format", "folded", "--sample", sample)
+            check(("0x401100" in text) == present, f"folded --sample "
+                  f"{sample}: 0x401100, all freed", present, text)
+
+        # gperf: in use, then allocated in brackets.
+        head = report("--format", "gperf").split("\n")[0]
+        m = re.match(r"heap profile: +(\d+): +(\d+) \[ *(\d+): +(\d+)\] "
+                     r"@ heapprofile$", head)
+        expected = [round(totals[i]) for i in (2, 3, 0, 1)]
+        check(m and all(abs(int(g) - e) <= 1 for g, e in
+                        zip(m.groups(), expected)),
+              "gperf header: in-use objects, bytes [allocated objects, "
+              "bytes]", expected, head)
+
+        # pprof: four sample types, the chosen one the default.
+        for sample in ("inuse_space", "alloc_objects"):
+            path = os.path.join(rep, f"{sample}.pb.gz")
+            report("--format", "pprof", "--sample", sample, "-o", path)
+            with open(path, "rb") as fh:
+                fields = protobuf(gzip.decompress(fh.read()))
+            strings = [v.decode() for f, v in fields if f == 6]
+            types = [tuple(strings[v] for _, v in protobuf(m))
+                     for f, m in fields if f == 1]
+            expected = [("alloc_objects", "count"), ("alloc_space", "bytes"),
+                        ("inuse_objects", "count"), ("inuse_space", "bytes")]
+            check(types == expected, "pprof: sample types", expected, types)
+            default = [strings[v] for f, v in fields if f == 14]
+            check(default == [sample], "pprof: default sample type",
+                  sample, default)
+            values = [varints(v) for f, m in fields if f == 2
+                      for f2, v in protobuf(m) if f2 == 2]
+            sums = [sum(v[i] for v in values) for i in range(4)]
+            check(all(abs(s - t) <= len(values) for s, t in zip(sums, totals)),
+                  "pprof: sums of each sample type", totals, sums)
+
+        p = mprof("report", d, "--leaks", "--format", "json")
+        check(p.returncode == 1 and len(p.stderr.splitlines()) == 1
+              and p.stderr.startswith("mprof: ") and "--leaks" in p.stderr,
+              "--leaks --format json", "one 'mprof: ... --leaks ...' line, "
+              "status 1", (p.returncode, p.stderr))
+
+    with tempfile.TemporaryDirectory() as d:
+        write_handmade(d, live=False)
+        p = mprof("report", d, "--leaks")
+        check(p.returncode == 0 and p.stdout.startswith(
+            "no sampled allocation was still allocated")
+            and p.stdout.count("\n") == 1,
+            "--leaks with nothing live", "one line: no sampled allocation "
+            "was still allocated ...", p.stdout)
+    with tempfile.TemporaryDirectory() as d:
+        write_handmade(d, version=1)
+        p = mprof("report", d)
+        check(p.returncode == 1 and len(p.stderr.splitlines()) == 1
+              and "format version 1" in p.stderr,
+              "a version-1 profile", "one line naming format version 1",
+              p.stderr)
+
+
+def mprof_package():
+    """tools/mproflib, imported whole (cli imports every module)."""
+    tools = os.path.join(TOP, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import mproflib.cli
+    return mproflib
+
+
+def render_all(pkg, prof, sym, sample, skip=()):
+    """Every format but those in SKIP, and the leaks report, with SAMPLE
+    as mprof report would pass it."""
+    args = argparse.Namespace(top=5, by_thread=True, sample=sample)
+    for name, fmt in pkg.formats.FORMATS.items():
+        if name not in skip:
+            fmt.render(prof, sym, args)
+    pkg.formats.leaks.render(prof, sym, argparse.Namespace(
+        top=None, sample=sample if sample.startswith("inuse_")
+        else "inuse_space"))
 
 
 @test
 def mprof_reader_survives_mutated_profiles():
     """3000 mutated profiles: each is read or rejected with BadInput,
-    never a traceback; the whole run is bounded by its time."""
-    import importlib.machinery
-    import importlib.util
+    never a traceback, in every format with every sample type and in
+    the leaks report; the whole run is bounded by its time."""
+    pkg = mprof_package()
+    # Symbolizer looks both up in its module's globals: replace them
+    # there.
+    saved = pkg.symbolize.run_symbolizer, pkg.symbolize.warn
+    pkg.symbolize.run_symbolizer = lambda obj, addrs: {}
+    pkg.symbolize.warn = lambda msg: None
+    try:
+        mutate_profiles(pkg)
+    finally:
+        pkg.symbolize.run_symbolizer, pkg.symbolize.warn = saved
+
+
+def mutate_profiles(pkg):
     import random
-    loader = importlib.machinery.SourceFileLoader("mprof_tool", MPROF)
-    spec = importlib.util.spec_from_loader("mprof_tool", loader)
-    tool = importlib.util.module_from_spec(spec)
-    loader.exec_module(tool)
-    tool.run_symbolizer = lambda obj, addrs: {}
-    tool.warn = lambda msg: None
+    model, Symbolizer = pkg.profile, pkg.symbolize.Symbolizer
     rng = random.Random(5)
     with tempfile.TemporaryDirectory() as good, \
             tempfile.TemporaryDirectory() as d:
         profile("threads", good, ["1"], mean=4096)
         originals = {n: open(os.path.join(good, n), "rb").read()
                      for n in os.listdir(good)}
-        args = argparse.Namespace(top=5, by_thread=True)
+        # The profile as written reads in every format and sample type;
+        # a flame graph needs something to draw (in use, there may be
+        # nothing).
+        prof = model.Profile([good])
+        sym = Symbolizer()
+        sym.symbolize(prof)
+        for sample in model.SAMPLE_TYPES:
+            empty = not pkg.formats.folded.lines(prof, sym, sample)
+            render_all(pkg, prof, sym, sample,
+                       skip=("flamegraph",) if empty else ())
         deadline = time.time() + 120
         for case in range(3000):
             check(time.time() < deadline, "time", "under 120 s",
@@ -1143,13 +1458,15 @@ def mprof_reader_survives_mutated_profiles():
                             data = bytearray(b"\n".join(lines))
                 with open(os.path.join(d, n), "wb") as f:
                     f.write(data)
+            # flamegraph.pl is run on folded's lines; too slow to run
+            # 3000 times.
             try:
-                prof = tool.Profile([d])
-                sym = tool.Symbolizer()
+                prof = model.Profile([d])
+                sym = Symbolizer()
                 sym.symbolize(prof)
-                for fmt in ("text", "folded", "gperf", "json", "pprof"):
-                    getattr(tool, "format_" + fmt)(prof, sym, args)
-            except tool.BadInput:
+                render_all(pkg, prof, sym, model.SAMPLE_TYPES[case % 4],
+                           skip=("flamegraph",))
+            except model.BadInput:
                 pass
             except Exception as e:
                 raise Failure(f"case {case}: {type(e).__name__}: {e}")

@@ -1,0 +1,15 @@
+"""Folded stacks, root first: flamegraph.pl, speedscope, inferno."""
+
+from collections import defaultdict
+
+
+def lines(profile, sym, sample):
+    stacks = defaultdict(float)
+    for s in profile.samples:
+        frames = [f.function.replace(";", ":") for f in sym.stack(s)]
+        stacks[";".join(reversed(frames))] += getattr(s, sample)
+    return [f"{k} {round(v)}" for k, v in sorted(stacks.items()) if round(v)]
+
+
+def render(profile, sym, args):
+    return "\n".join(lines(profile, sym, args.sample)) + "\n"

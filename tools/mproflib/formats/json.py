@@ -1,0 +1,36 @@
+"""The merged, symbolized samples with their estimates, for scripts."""
+
+import json
+
+JSON_VERSION = 2
+
+
+def render(profile, sym, args):
+    total = profile.totals()
+    doc = {
+        "format": "mprof-json", "version": JSON_VERSION,
+        "means": profile.means,
+        "estimated_objects": total.alloc_objects,
+        "estimated_bytes": total.alloc_space,
+        "estimated_inuse_objects": total.inuse_objects,
+        "estimated_inuse_bytes": total.inuse_space,
+        "threads": [{"pid": t.pid, "tid": t.tid, "name": t.name,
+                     "exe": t.exe, "mean": t.mean,
+                     "depth": t.depth, "unwind": t.unwind, "taken": t.taken,
+                     "recorded": t.recorded, "dropped": t.dropped}
+                    for t in profile.threads],
+        "samples": [{"pid": s.thread.pid, "tid": s.thread.tid,
+                     "count": s.count, "live": s.live, "size": s.size,
+                     "estimated_objects": s.alloc_objects,
+                     "estimated_bytes": s.alloc_space,
+                     "estimated_inuse_objects": s.inuse_objects,
+                     "estimated_inuse_bytes": s.inuse_space,
+                     "functions": [f.function for f in sym.stack(s)],
+                     "stack": [{"pc": f"{pc:#x}", "frames": [
+                         {"function": f.function, "file": f.file,
+                          "line": f.line, "module": f.module}
+                         for f in sym.frames[(pc, id(s.thread.mapping))]]}
+                         for pc in sym.user_pcs(s)]}
+                    for s in profile.samples],
+    }
+    return json.dumps(doc, indent=1) + "\n"

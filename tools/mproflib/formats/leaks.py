@@ -1,0 +1,32 @@
+"""mprof report --leaks: what was still allocated when the profiles were
+written (at exit, for the threads still running then), by call site."""
+
+from ..profile import Totals
+from .text import human, ordered, site_lines, sites
+
+COLUMNS = f"{'bytes':>12} {'objects':>14} {'samples':>8}"
+
+
+def render(profile, sym, args):
+    found = [(site, v) for site, v in sites(profile, sym).items() if v.live]
+    means = ", ".join(map(str, profile.means))
+    if not found:
+        return ("no sampled allocation was still allocated when the profiles "
+                f"were written (sampling mean {means} bytes)\n")
+    total = Totals()
+    for _, v in found:
+        total.add(v)
+    shown = ordered(found, args.sample)[:args.top]
+    out = [f"still allocated when the profiles were written: estimated "
+           f"{human(total.inuse_space)} in {total.inuse_objects:,.0f} objects "
+           f"at {len(found)} call site(s)", "", f"{COLUMNS}  call site"]
+    for site, v in shown:
+        out += site_lines(f"{human(v.inuse_space):>12} "
+                          f"{v.inuse_objects:14,.0f} {v.live:8d}",
+                          site, len(COLUMNS))
+    if len(shown) < len(found):
+        out.append(f"... {len(found) - len(shown)} more call site(s)")
+    out += ["", f"estimates from {total.live} sampled allocation(s) still "
+            f"live (sampling mean {means} bytes); a site with no sample still "
+            "live may still hold memory below the sampling mean"]
+    return "\n".join(out) + "\n"

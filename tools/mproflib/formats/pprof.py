@@ -1,0 +1,107 @@
+"""gzipped profile.proto: go tool pprof, speedscope, Pyroscope, Parca."""
+
+import gzip
+import time
+
+from ..profile import SAMPLE_TYPES
+
+
+class Proto:
+    """Just enough protobuf: varints, length-delimited fields."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    @staticmethod
+    def varint(v):
+        out = bytearray()
+        v &= (1 << 64) - 1
+        while True:
+            b = v & 0x7f
+            v >>= 7
+            if v:
+                out.append(b | 0x80)
+            else:
+                out.append(b)
+                return out
+
+    def int(self, field, v):
+        if v:
+            self.buf += self.varint(field << 3) + self.varint(v)
+        return self
+
+    def bytes(self, field, data):
+        self.buf += self.varint(field << 3 | 2) + self.varint(len(data)) + data
+        return self
+
+    def msg(self, field, m):
+        return self.bytes(field, bytes(m.buf))
+
+    def packed(self, field, values):
+        data = b"".join(self.varint(v) for v in values)
+        return self.bytes(field, data)
+
+
+def render(profile, sym, args):
+    strings = {"": 0}
+
+    def s(text):
+        return strings.setdefault(text, len(strings))
+
+    prof = Proto()
+    for name in SAMPLE_TYPES:
+        unit = "bytes" if name.endswith("_space") else "count"
+        prof.msg(1, Proto().int(1, s(name)).int(2, s(unit)))
+    mappings, locations, functions = {}, {}, {}
+    for t in profile.threads:
+        # pprof takes the first mapping for the main binary.
+        for start, end, offset, inode, path in sorted(
+                t.mapping, key=lambda m: m[4] != t.exe):
+            if (start, path) not in mappings and path.startswith("/"):
+                mid = len(mappings) + 1
+                mappings[(start, path)] = mid
+                prof.msg(3, Proto().int(1, mid).int(2, start).int(3, end)
+                         .int(4, offset).int(5, s(path)).int(7, 1).int(8, 1)
+                         .int(9, 1).int(10, 1))
+
+    def mapping_id(pc, t):
+        for start, end, offset, inode, path in t.mapping:
+            if start <= pc < end:
+                return mappings.get((start, path), 0)
+        return 0
+
+    def function_id(f):
+        key = (f.function, f.file)
+        if key not in functions:
+            fid = len(functions) + 1
+            functions[key] = fid
+            prof.msg(5, Proto().int(1, fid).int(2, s(f.function))
+                     .int(3, s(f.function)).int(4, s(f.file)))
+        return functions[key]
+
+    def location_id(pc, t):
+        key = (pc, id(t.mapping))
+        if key not in locations:
+            lid = len(locations) + 1
+            locations[key] = lid
+            loc = Proto().int(1, lid).int(2, mapping_id(pc, t)).int(3, pc)
+            for f in sym.frames[key]:
+                loc.msg(4, Proto().int(1, function_id(f)).int(2, f.line))
+            prof.msg(4, loc)
+        return locations[key]
+
+    for smp in profile.samples:
+        lids = [location_id(pc, smp.thread) for pc in sym.user_pcs(smp)]
+        sample = Proto().packed(1, lids).packed(
+            2, [round(getattr(smp, name)) for name in SAMPLE_TYPES])
+        sample.msg(3, Proto().int(1, s("bytes")).int(3, smp.size))
+        sample.msg(3, Proto().int(1, s("thread")).int(3, smp.thread.tid))
+        prof.msg(2, sample)
+    prof.int(9, int(time.time() * 1e9))
+    prof.msg(11, Proto().int(1, s("space")).int(2, s("bytes")))
+    prof.int(12, profile.means[0] if len(profile.means) == 1 else 0)
+    # What pprof opens by default, as for Go's heap profiles.
+    prof.int(14, s(args.sample))
+    for text in strings:
+        prof.bytes(6, text.encode())
+    return gzip.compress(bytes(prof.buf))

@@ -1,0 +1,238 @@
+"""The data model every report reads: heap and maps files, and the
+estimates made from their samples.
+
+A request of X bytes is sampled with probability p(X) = 1 - exp(-X / mean);
+one of 0 bytes never is.  Every sample of
+a key (stack, size) had the same p, so the unbiased estimates are taken
+per key, count / p and count * size / p, and only then summed; the same
+for the samples of a key still allocated (live).
+"""
+
+import math
+import os
+
+FORMAT_VERSION = 2
+MAPS_VERSION = 1
+# pprof's sample types, in the order pprof output lists them.
+SAMPLE_TYPES = ("alloc_objects", "alloc_space", "inuse_objects",
+                "inuse_space")
+DESCRIBE = {"alloc_objects": "allocated objects",
+            "alloc_space": "allocated bytes",
+            "inuse_objects": "in-use objects", "inuse_space": "in-use bytes"}
+# What the C side writes is at most 64 bits wide; bounding what we read
+# keeps every estimate a finite float.
+LIMIT = 1 << 64
+
+
+class BadInput(Exception):
+    """A problem with the user's input: reported in one line."""
+
+
+def probability(size, mean):
+    """The chance that one request of SIZE bytes is sampled."""
+    return -math.expm1(-size / mean)
+
+
+class Thread:
+    def __init__(self, path, header, samples):
+        self.path = path
+        self.pid = int(header["pid"])
+        self.tid = int(header["tid"])
+        self.name = header.get("thread-name", "")
+        self.exe = header.get("exe", "")
+        self.mean = int(header["mean"])
+        self.taken = int(header["taken"])
+        self.recorded = int(header["recorded"])
+        self.dropped = int(header["dropped"])
+        self.maps = header.get("maps")
+        self.depth = int(header.get("depth", 1))
+        self.unwind = header.get("unwind", "fp")
+        # [(count, live, size, (pc, ...))], stacks leaf first
+        self.samples = samples
+
+
+class Totals:
+    """Sums of estimates; a Sample has the same fields.  The names are
+    pprof's sample types: alloc_* count every allocation, inuse_* those
+    still allocated when the profile was written."""
+
+    def __init__(self):
+        self.alloc_objects = self.alloc_space = 0.0
+        self.inuse_objects = self.inuse_space = 0.0
+        self.live = 0
+
+    def add(self, s):
+        self.alloc_objects += s.alloc_objects
+        self.alloc_space += s.alloc_space
+        self.inuse_objects += s.inuse_objects
+        self.inuse_space += s.inuse_space
+        self.live += s.live
+        return self
+
+
+class Sample:
+    """Estimates for one (stack, size, thread) key."""
+
+    def __init__(self, thread, count, live, size, stack):
+        p = probability(size, thread.mean)
+        self.thread = thread
+        self.count = count
+        self.live = live
+        self.size = size
+        self.stack = stack
+        self.alloc_objects = count / p
+        self.alloc_space = count * size / p
+        self.inuse_objects = live / p
+        self.inuse_space = live * size / p
+
+
+def parse_int(text, what):
+    try:
+        return int(text)
+    except ValueError:
+        raise BadInput(f"{what}: not a number: {text[:40]!r}")
+
+
+def check_version(path, line):
+    first = line.split(" ")
+    if first[0] != "malloc-profile" or len(first) != 2:
+        raise BadInput(f"{path}: not a malloc profile")
+    version = first[1][:20]
+    if version == "1":
+        raise BadInput(f"{path}: format version 1 (written by an older "
+                       "profiler, without in-use data); this mprof reads "
+                       f"version {FORMAT_VERSION} only")
+    if version != str(FORMAT_VERSION):
+        raise BadInput(f"{path}: format version {version!r} (unknown); this "
+                       f"mprof reads version {FORMAT_VERSION} only")
+
+
+def parse_sample(path, n, line):
+    fields = line.split()
+    if len(fields) < 4:
+        raise BadInput(f"{path}:{n}: sample line with no frames")
+    try:
+        count, live, size = (int(x) for x in fields[:3])
+        stack = tuple(int(x, 16) for x in fields[3:])
+    except ValueError:
+        raise BadInput(f"{path}:{n}: corrupt sample line")
+    if not (1 <= count < LIMIT and 0 < size < LIMIT
+            and all(0 <= pc < LIMIT for pc in stack)):
+        raise BadInput(f"{path}:{n}: corrupt sample line")
+    if not 0 <= live <= count:
+        raise BadInput(f"{path}:{n}: {live} live of {count} sampled: live "
+                       "must be from 0 to the count")
+    return count, live, size, stack
+
+
+def read_heap(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}")
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    check_version(path, lines[0])
+    if "end" not in lines:
+        raise BadInput(f"{path}: truncated: no 'end' line")
+    header, samples = {}, []
+    for n, line in enumerate(lines[1:lines.index("end")], 2):
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition(" ")
+        if name[:1].isdigit():
+            samples.append(parse_sample(path, n, line))
+        else:
+            header[name] = value
+    for field in ("pid", "tid", "mean", "taken", "recorded", "dropped"):
+        if field not in header:
+            raise BadInput(f"{path}: header has no '{field}'")
+        parse_int(header[field], f"{path}: {field}")
+    if not 0 < int(header["mean"]) < LIMIT:
+        raise BadInput(f"{path}: mean must be from 1 to 2^64-1")
+    if "depth" in header and parse_int(header["depth"], f"{path}: depth") <= 0:
+        raise BadInput(f"{path}: depth must be positive")
+    return Thread(path, header, samples)
+
+
+def read_maps(path, pid):
+    """{snapshot: [(start, end, offset, inode, file)]} of a maps file."""
+    if "\0" in path:
+        raise BadInput(f"{path!r}: not a file name")
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}")
+    if lines[0] != f"malloc-profile-maps {MAPS_VERSION}":
+        raise BadInput(f"{path}: not a maps file of format version "
+                       f"{MAPS_VERSION}")
+    if len(lines) < 2 or lines[1] != f"pid {pid}":
+        raise BadInput(f"{path}: maps of another process (expected pid {pid})")
+    snapshots, current = {}, None
+    for line in lines[2:]:
+        parts = line.split(None, 5)
+        if not parts:
+            continue
+        if parts[0] == "snapshot" and len(parts) == 2:
+            current = snapshots.setdefault(parse_int(parts[1], path), [])
+        elif parts[0] == "end":
+            current = None
+        elif current is not None:
+            try:
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                current.append((start, end, int(parts[2], 16), int(parts[4]),
+                                parts[5] if len(parts) == 6 else ""))
+            except (ValueError, IndexError):
+                raise BadInput(f"{path}: corrupt map line: {line[:60]!r}")
+    return snapshots
+
+
+class Profile:
+    """Every sample of the processes read, merged."""
+
+    def __init__(self, inputs):
+        paths = []
+        for arg in inputs:
+            if os.path.isdir(arg):
+                found = sorted(os.path.join(arg, n) for n in os.listdir(arg)
+                               if n.endswith(".heap"))
+                if not found:
+                    raise BadInput(f"{arg}: no profiles (*.heap) in it")
+                paths += found
+            elif os.path.exists(arg):
+                paths.append(arg)
+            else:
+                raise BadInput(f"{arg}: no such file or directory")
+        self.threads = [read_heap(p) for p in paths]
+        self.maps = {}          # (dir, maps name) -> snapshots
+        self.samples = []
+        for t in self.threads:
+            t.history = self.mapping_of(t)
+            t.mapping = t.history[0] if t.history else []
+            self.samples += [Sample(t, *key) for key in t.samples]
+        self.means = sorted({t.mean for t in self.threads})
+
+    def mapping_of(self, t):
+        """The snapshots of T's maps, the one T names first, then the
+        older ones, newest first: a PC in a library dlclose unmapped
+        is found in the snapshot taken before it was."""
+        if not t.maps:
+            return []
+        name, _, snap = t.maps.partition(" ")
+        path = os.path.join(os.path.dirname(t.path), name)
+        if path not in self.maps:
+            self.maps[path] = read_maps(path, t.pid)
+        snap = parse_int(snap, f"{t.path}: maps snapshot")
+        if snap not in self.maps[path]:
+            raise BadInput(f"{t.path}: refers to snapshot {snap} of {path},"
+                           " which is not there")
+        snapshots = self.maps[path]
+        older = [n for n in sorted(snapshots, reverse=True) if n < snap]
+        return [snapshots[n] for n in [snap] + older]
+
+    def totals(self):
+        total = Totals()
+        for s in self.samples:
+            total.add(s)
+        return total

@@ -1,0 +1,207 @@
+"""PCs to frames: through the saved maps and each ELF file's program
+headers to an address in the file, then llvm-symbolizer or addr2line,
+one batch per object."""
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+# The allocator's own frames, which reports drop from the top of each
+# stack so that it starts at the code that asked for memory, as pprof
+# does: operator new and the standard allocators in front of malloc.
+ALLOCATOR = re.compile(
+    r"operator new|__libc_(malloc|calloc|realloc|memalign|valloc|pvalloc)$"
+    r"|(malloc|calloc|realloc|reallocarray|memalign|aligned_alloc"
+    r"|posix_memalign|valloc|pvalloc)$"
+    r"|(std::|__gnu_cxx::)(allocator|allocator_traits|__new_allocator"
+    r"|new_allocator)<.*>::allocate\(")
+
+
+def warn(msg):
+    print(f"mprof: warning: {msg}", file=sys.stderr)
+
+
+def load_segments(path):
+    """PT_LOAD (p_offset, p_vaddr, p_filesz) of a 64-bit little-endian ELF."""
+    with open(path, "rb") as f:
+        ehdr = f.read(64)
+        if ehdr[:4] != b"\x7fELF" or ehdr[4] != 2 or ehdr[5] != 1:
+            return []
+        phoff, = struct.unpack_from("<Q", ehdr, 32)
+        phentsize, phnum = struct.unpack_from("<HH", ehdr, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    segs = []
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+            "<IIQQQQ", table, i * phentsize)
+        if p_type == 1:
+            segs.append((p_offset, p_vaddr, p_filesz))
+    return segs
+
+
+class Frame:
+    def __init__(self, function, file="", line=0, module=""):
+        self.function, self.file, self.line = function, file, line
+        self.module = module
+
+    def label(self):
+        if self.file:
+            name = self.file.rpartition("/")[2]
+            return f"{self.function} {name}:{self.line}"
+        return self.function
+
+
+class Symbolizer:
+    """Turns runtime addresses into frames (innermost first, inlined
+    frames included), batching one symbolizer run per object."""
+
+    def __init__(self):
+        self.segments = {}
+        self.objects = {}       # (path, inode) -> usable path or None
+        self.frames = {}        # (pc, mapping id) -> [Frame]
+
+    def usable(self, path, inode):
+        key = (path, inode)
+        if key not in self.objects:
+            ok = None
+            if path.endswith(" (deleted)"):
+                warn(f"{path[:-10]} was deleted since the run; its frames "
+                     "are shown as module+offset")
+            elif not os.path.isfile(path):
+                warn(f"{path}: missing; its frames are shown as module+offset")
+            elif inode and os.stat(path).st_ino != inode:
+                warn(f"{path} was replaced since the run; its frames are "
+                     "shown as module+offset")
+            else:
+                ok = path
+            self.objects[key] = ok
+        return self.objects[key]
+
+    def locate(self, pc, history):
+        """(object path or None, address to look up, module, file offset)."""
+        maps = next((m for m in history
+                     if any(s <= pc < e for s, e, _, _, _ in m)), [])
+        for start, end, offset, inode, path in maps:
+            if start <= pc < end:
+                file_off = pc - 1 - start + offset
+                module = os.path.basename(path) or "[anon]"
+                if not path.startswith("/") or not self.usable(path, inode):
+                    return None, None, module, file_off
+                if path not in self.segments:
+                    try:
+                        self.segments[path] = load_segments(path)
+                    except OSError:
+                        self.segments[path] = []
+                for p_offset, p_vaddr, p_filesz in self.segments[path]:
+                    if p_offset <= file_off < p_offset + p_filesz:
+                        return path, file_off - p_offset + p_vaddr, module, \
+                            file_off
+                return None, None, module, file_off
+        return None, None, "", pc
+
+    def symbolize(self, profile):
+        """Fill self.frames for every pc of PROFILE."""
+        wanted = defaultdict(set)
+        where = {}
+        for s in profile.samples:
+            mid = id(s.thread.mapping)
+            for pc in s.stack:
+                key = (pc, mid)
+                if key in where:
+                    continue
+                obj, addr, module, off = self.locate(pc, s.thread.history)
+                where[key] = (obj, addr, module, off)
+                if obj:
+                    wanted[obj].add(addr)
+        # One symbolizer per object and per core: its cost grows with the
+        # distinct addresses, so split big objects across the cores.
+        jobs = []
+        for obj, addrs in wanted.items():
+            addrs = sorted(addrs)
+            n = max(1, min(os.cpu_count() or 1, len(addrs) // 5000))
+            jobs += [(obj, addrs[i::n]) for i in range(n)]
+        resolved = {}
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for result in pool.map(lambda job: run_symbolizer(*job), jobs):
+                resolved.update(result)
+        for key, (obj, addr, module, off) in where.items():
+            frames = resolved.get((obj, addr)) if obj else None
+            if not frames:
+                name = f"{module}+{off:#x}" if module else f"{key[0]:#x}"
+                frames = [Frame(name, module=module)]
+            for f in frames:
+                f.module = module
+            self.frames[key] = frames
+
+    def user_pcs(self, sample):
+        """SAMPLE's stack without the PCs at its top whose every frame
+        is the allocator's (at least one PC is kept)."""
+        mid = id(sample.thread.mapping)
+        stack, i = sample.stack, 0
+        while i < len(stack) - 1 and all(
+                ALLOCATOR.match(f.function)
+                for f in self.frames[(stack[i], mid)]):
+            i += 1
+        return stack[i:]
+
+    def stack(self, sample):
+        """Frames of SAMPLE, innermost first, from the first that is not
+        the allocator's."""
+        mid = id(sample.thread.mapping)
+        frames = [f for pc in self.user_pcs(sample)
+                  for f in self.frames[(pc, mid)]]
+        i = 0
+        while i < len(frames) - 1 and ALLOCATOR.match(frames[i].function):
+            i += 1
+        return frames[i:]
+
+
+def run_symbolizer(obj, addrs):
+    """{(obj, addr): [Frame]} from llvm-symbolizer, or addr2line."""
+    out = {}
+    query = "".join(f"{a:#x}\n" for a in addrs)
+    if shutil.which("llvm-symbolizer"):
+        p = subprocess.run(
+            ["llvm-symbolizer", "--output-style=JSON", "--inlining",
+             "--demangle", "--obj=" + obj], input=query,
+            capture_output=True, text=True)
+        for line in p.stdout.splitlines():
+            try:
+                entry = json.loads(line)
+                addr = int(entry["Address"], 16)
+            except (ValueError, KeyError, TypeError):
+                continue
+            frames = [Frame(s["FunctionName"], s.get("FileName", ""),
+                            s.get("Line", 0))
+                      for s in entry.get("Symbol", [])
+                      if s.get("FunctionName") not in (None, "", "??")]
+            if frames:
+                out[(obj, addr)] = frames
+        if out or p.returncode == 0:
+            return out
+    if shutil.which("addr2line"):
+        p = subprocess.run(["addr2line", "-a", "-f", "-i", "-C", "-e", obj],
+                           input=query, capture_output=True, text=True)
+        lines, addr, i = p.stdout.splitlines(), None, 0
+        while i < len(lines):
+            if lines[i].startswith("0x") and i + 2 < len(lines) + 1:
+                addr = int(lines[i], 16)
+                i += 1
+                continue
+            func = lines[i]
+            loc = lines[i + 1] if i + 1 < len(lines) else "??:0"
+            i += 2
+            if func == "??" or addr is None:
+                continue
+            file, _, line = loc.split(" (")[0].rpartition(":")
+            out.setdefault((obj, addr), []).append(
+                Frame(func, "" if file == "??" else file,
+                      int(line) if line.isdigit() else 0))
+    return out
