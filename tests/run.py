@@ -329,6 +329,79 @@ def estimates_within_statistical_bound():
                       true, round(est))
 
 
+def live_sites(p, out):
+    """The sites tests/live reported, as {name: (range, requests, live,
+    size)}, and the samples of each process, as {pid: samples}."""
+    found = sites(p.stdout, os.path.join(BIN, "live"))
+    del found["main"]
+    by_pid = defaultdict(list)
+    for h, samples in profiles(out).values():
+        by_pid[int(h["pid"])] += samples
+    return ({name: ((lo, hi), int(n), int(live), int(size))
+             for name, (lo, hi, (n, live, size)) in found.items()}, by_pid)
+
+
+@test
+def in_use_is_exact_when_every_block_is_sampled():
+    """At a mean of 1 byte every request of 650 bytes or more is sampled
+    (a miss has probability e^-650), so each site's live count must be
+    the number of blocks it still holds, exactly, whichever route freed
+    the others: free in the same or another thread, realloc that moves,
+    grows or shrinks, realloc (p, 0), reallocarray; from every entry
+    point, mmapped blocks, and blocks of a thread that had exited.  The
+    forked child forgets the parent's samples and counts its own.  The
+    program checks each block's alignment, usable size and contents."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("live", out, ["fork"], mean=1)
+        found, by_pid = live_sites(p, out)
+        child = int(re.search(r"^child (\d+)$", p.stdout, re.M).group(1))
+        (parent,) = set(by_pid) - {child}
+        for name, (rng, n, live, size) in found.items():
+            pid = child if name == "site_in_child" else parent
+            got = [(c, s, lv) for c, s, _, lv in at(by_pid[pid], rng)]
+            check(got == [(n, size, live)], f"{name}: (count, size, live)",
+                  [(n, size, live)], got)
+        inherited = at(by_pid[child], found["site_before_fork"][0])
+        check(inherited == [], "the child's samples of the parent's site",
+              [], inherited)
+        # --leaks: exactly the sites that hold blocks, largest first.
+        r = mprof("report", "--leaks", out)
+        check(r.returncode == 0, "mprof report --leaks", 0, r.stderr)
+        listed = re.findall(r"^\s*\S+ \S+\s+[\d,]+\s+\d+\s+(site_\w+)",
+                            r.stdout, re.M)
+        want = sorted((n for n, v in found.items() if v[2]),
+                      key=lambda n: -found[n][2] * found[n][3])
+        check(listed == want, "sites --leaks lists", want, listed)
+        check("sampled allocation(s) still live" in r.stdout,
+              "--leaks says it shows estimates", "a line saying so",
+              r.stdout[-300:])
+
+
+@test
+def in_use_estimates_within_statistical_bound():
+    """At a mean of 16 KiB each site's in-use bytes, estimated from the
+    live samples, are within SIGMAS standard deviations of the bytes it
+    holds (the live samples are binomial), and exactly 0 where it holds
+    none."""
+    mean = 16384
+    for seed in range(1, 6):
+        with tempfile.TemporaryDirectory() as out:
+            p = profile("live", out, mean=mean, seed=seed)
+            found, by_pid = live_sites(p, out)
+            (samples,) = by_pid.values()
+            for name, (rng, n, live, size) in found.items():
+                mine = at(samples, rng)
+                _, est = in_use(mine, mean)
+                true = live * size
+                b = bound(live, size, mean)
+                check(abs(est - true) <= max(b, 1e-9 * true),
+                      f"seed {seed}: {name} in-use bytes (bound {b:.0f})",
+                      true, round(est))
+                if live == 0:
+                    check(all(lv == 0 for _, _, _, lv in mine),
+                          f"seed {seed}: {name} live samples", 0, mine)
+
+
 @test
 def phase_locked_pattern_gets_true_shares():
     # One turn of the loop is 8 requests of 4095 + 1 bytes: the mean.
@@ -991,7 +1064,7 @@ def mprof_run_passes_through_io_and_status():
                   os.path.join(BIN, "estimate"))
         check("site_small" in p.stdout, "program output", "site lines",
               p.stdout)
-        top = p.stderr.split("top 10 call sites by estimated bytes:")[-1]
+        top = p.stderr.split("top 10 call sites by estimated in-use bytes:")[-1]
         for name in ("site_small", "site_medium", "site_large"):
             check(name in top, f"{name} in the top 10", "present", p.stderr)
 
@@ -1012,6 +1085,8 @@ def estimate_run(out, seed=1, mean=65536):
 
 @test
 def mprof_report_formats_are_read_by_their_readers():
+    """tests/estimate frees every block, so its reports show allocated
+    bytes, which every format can carry."""
     mean = 65536
     with tempfile.TemporaryDirectory() as out, \
             tempfile.TemporaryDirectory() as rep:
@@ -1019,7 +1094,8 @@ def mprof_report_formats_are_read_by_their_readers():
         f = {fmt: os.path.join(rep, "r." + fmt) for fmt in
              ("text", "folded", "flamegraph", "pprof", "gperf", "json")}
         for fmt, path in f.items():
-            p = mprof("report", out, "--format", fmt, "-o", path)
+            p = mprof("report", out, "--format", fmt, "--sample",
+                      "alloc_space", "-o", path)
             check(p.returncode == 0, f"report --format {fmt}", "status 0",
                   p.stderr)
         # json: per function, within the statistical bound.
@@ -1063,9 +1139,11 @@ def mprof_report_formats_are_read_by_their_readers():
                            env=dict(os.environ, HOME=rep))
         check(f"Period: {mean}" in p.stdout, "pprof -raw: period", mean,
               p.stdout[:300])
-        raw = sum(int(line.split()[1].rstrip(":"))
+        # Each sample's values: allocated objects and bytes, in-use
+        # objects and bytes.
+        raw = sum(int(line.split()[1])
                   for line in p.stdout.splitlines()
-                  if re.match(r"\s+\d+\s+\d+: ", line))
+                  if re.match(r"\s+\d+\s+\d+\s+0\s+0: ", line))
         check(abs(raw - total) <= len(doc["samples"]), "pprof: alloc_space",
               round(total), raw)
         with open(f["pprof"], "rb") as fh:
@@ -1077,7 +1155,7 @@ def mprof_report_formats_are_read_by_their_readers():
               "protoc --decode", "a Profile with period 65536",
               p.stderr.decode()[:300])
         # gperftools' legacy text, read by Debian's google-pprof.
-        p = subprocess.run(["google-pprof", "--text",
+        p = subprocess.run(["google-pprof", "--text", "--alloc_space",
                             os.path.join(BIN, "estimate"), f["gperf"]],
                            capture_output=True, text=True, timeout=300)
         check(p.returncode == 0, "google-pprof --text", "status 0",
