@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """What the profiler costs: each workload under unpatched glibc, the patched
-glibc with profiling off and on at several means, and jemalloc's and
-gperftools' tcmalloc's samplers against their own unprofiled runs.  Writes
+glibc with profiling unset and on at several means, and jemalloc's and
+gperftools' tcmalloc's samplers against their own unprofiled runs; the
+memory the tracking of live blocks takes; a uprobe leak tracer.  Writes
 bench/RESULTS.md and bench/results.png.  Run through bench/run.sh, which
 builds what this needs.
 
@@ -11,7 +12,7 @@ builds what this needs.
 Runs alternate: every round runs every configuration of a workload once,
 the first round is a warm-up, and the medians of the other N are reported,
 with confidence intervals for the ratios.  A second pass runs only
-unpatched, unpatched again (an A/A control), off and 512K, --close-runs
+unpatched, unpatched again (an A/A control), unset and 512K, --close-runs
 rounds, to resolve differences of a fraction of a percent.
 """
 
@@ -74,6 +75,8 @@ def build_workloads():
         os.path.join(BIN, "churn"), os.path.join(HERE, "churn.c")])
     sh(["gcc", "-O2", "-pthread", "-o", os.path.join(BIN, "prodcons"),
         os.path.join(HERE, "prodcons.c")])
+    sh(["gcc", "-O2", "-o", os.path.join(BIN, "hold"),
+        os.path.join(HERE, "hold.c")])
 
 
 def cc1plus_command():
@@ -107,7 +110,7 @@ class Config:
 
 def configs():
     ours = [Config("glibc", "unpatched", BASELINE),
-            Config("glibc", "off", PATCHED)]
+            Config("glibc", "unset", PATCHED)]
     ours += [Config("glibc", name, PATCHED, profiled=True,
                     env={"GLIBC_MALLOC_PROFILE": "1",
                          "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
@@ -260,8 +263,10 @@ def instructions():
                        "GLIBC_MALLOC_PROFILE_BYTES": str(mean)}
     rows = []
     for name, inst, env in [("unpatched", BASELINE, {}),
-                            ("patched, off", PATCHED, {}),
+                            ("patched, unset", PATCHED, {}),
                             ("patched, mean 512 KiB", PATCHED, on(524288)),
+                            ("patched, mean 64 KiB", PATCHED, on(65536)),
+                            ("patched, mean 4 KiB", PATCHED, on(4096)),
                             ("patched, mean 1 (every allocation sampled)",
                              PATCHED, on(1))]:
         a = callgrind_instructions(inst, env, 100000)
@@ -272,15 +277,16 @@ def instructions():
 
 def slow_path_ns(runs):
     """ns per sample: churn with every allocation sampled (mean 1) against
-    profiling off; one malloc per pair, so the difference per pair is the
-    slow path's cost per sample."""
-    cfgs = [Config("glibc", "off", PATCHED),
+    profiling unset; one malloc per pair, so the difference per pair is the
+    slow path's cost per sample: the stack walk, the table, and making
+    and freeing the sampled block."""
+    cfgs = [Config("glibc", "unset", PATCHED),
             Config("glibc", "mean 1", PATCHED, profiled=True,
                    env={"GLIBC_MALLOC_PROFILE": "1",
                         "GLIBC_MALLOC_PROFILE_BYTES": "1"})]
     med = medians(measure(cfgs, "slow path", [os.path.join(BIN, "churn"),
                                                "2000000"], float, runs))
-    return med[("glibc", "off")], med[("glibc", "mean 1")]
+    return med[("glibc", "unset")], med[("glibc", "mean 1")]
 
 
 STACK_DEPTH = 70
@@ -289,14 +295,14 @@ STACK_DEPTH = 70
 def per_sample(runs):
     """What one sample costs by depth and unwinder: the churn workload
     run STACK_DEPTH frames deep with every allocation sampled (mean 1),
-    against profiling off.  Returns {(unwind, depth): (ns, instructions)}
+    against profiling unset.  Returns {(unwind, depth): (ns, instructions)}
     per sample."""
     def env(unwind, depth):
         return {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "1",
                 "GLIBC_MALLOC_PROFILE_UNWIND": unwind,
                 "GLIBC_MALLOC_PROFILE_DEPTH": str(depth)}
     kinds = [(u, d) for u in ("fp", "dwarf") for d in (1, 16, 64)]
-    cfgs = [Config("glibc", "off", PATCHED)] + [
+    cfgs = [Config("glibc", "unset", PATCHED)] + [
         Config("glibc", "%s %d" % k, PATCHED, profiled=True, env=env(*k))
         for k in kinds]
     prog = [os.path.join(BIN, "churn"), "200000", str(STACK_DEPTH)]
@@ -309,9 +315,51 @@ def per_sample(runs):
         e = env(*k)
         instr = (callgrind_instructions(PATCHED, e, 2 * n, STACK_DEPTH)
                  - callgrind_instructions(PATCHED, e, n, STACK_DEPTH)) / n
-        out[k] = (med[("glibc", "%s %d" % k)] - med[("glibc", "off")],
+        out[k] = (med[("glibc", "%s %d" % k)] - med[("glibc", "unset")],
                   instr - i_off)
     return out
+
+
+def memory(runs):
+    """Resident set size of bench/hold, 1 GiB held in 16-256 byte blocks,
+    under each allocator plain and profiled at 512 KiB and 4 KiB: {(family,
+    name): median KiB}."""
+    cfgs = [c for c in configs() if c.name in ("unpatched", "unset", "plain",
+                                               "512K", "4K")]
+    med = medians(measure(cfgs, "memory", [os.path.join(BIN, "hold")], int,
+                          runs))
+    return [(c.family, c.name, med[(c.family, c.name)]) for c in cfgs]
+
+
+BPFTRACE_PAIRS = 20000
+
+
+def uprobe_tracer():
+    """ns per pair of the churn workload on unpatched glibc, alone and
+    under a memleak-style bpftrace script (a uprobe on malloc's entry and
+    return and on free, a map from address to size), or None without
+    bpftrace."""
+    if not shutil.which("bpftrace"):
+        return None
+    libc = os.path.realpath(os.path.join(BASELINE, "lib", "libc.so.6"))
+    script = ("uprobe:%(l)s:malloc { @size[tid] = arg0; } "
+              "uretprobe:%(l)s:malloc /@size[tid]/ "
+              "{ @live[retval] = @size[tid]; delete(@size[tid]); } "
+              "uprobe:%(l)s:free { delete(@live[arg0]); } "
+              "END { clear(@live); clear(@size); }" % {"l": libc})
+    cfg = Config("glibc", "unpatched", BASELINE)
+    prog = cfg.argv([os.path.join(BIN, "churn"), str(BPFTRACE_PAIRS)])
+    plain = float(subprocess.run(prog, capture_output=True, text=True,
+                                 check=True).stdout)
+    p = subprocess.run(["bpftrace", "-q", "-e", script, "-c",
+                        " ".join(map(shlex.quote, prog))],
+                       capture_output=True, text=True)
+    m = re.match(r"\s*([0-9.]+)\s*$", p.stdout)
+    if p.returncode != 0 or not m:
+        print("bench: bpftrace failed: %s" % p.stderr.strip()[-300:],
+              file=sys.stderr)
+        return None
+    return plain, float(m.group(1))
 
 
 def disassembly(inst, symbol, lines):
@@ -351,7 +399,7 @@ def chart(results, path):
     width = 0.8 / len(series)
     colors = {"glibc": "tab:green", "jemalloc": "tab:blue",
               "tcmalloc": "tab:red"}
-    shades = {"off": 0.35, "512K": 1.0, "64K": 0.7, "4K": 0.45}
+    shades = {"unset": 0.35, "512K": 1.0, "64K": 0.7, "4K": 0.45}
     for i, (fam, n) in enumerate(series):
         ys = [dict(((r[0], r[1]), r[3]) for r in rows)[(fam, n)]
               for _, _, rows in results]
@@ -371,7 +419,7 @@ def chart(results, path):
 
 
 def write_results(path, meta, results, close, instr, slow, samples,
-                  disasm):
+                  disasm, mem, tracer):
     w = []
     w.append("# What the profiler costs\n")
     w.append("Generated by `bench/run.sh` on %s. Machine: %s.\n"
@@ -392,19 +440,19 @@ def write_results(path, meta, results, close, instr, slow, samples,
              % meta["runs"])
     w.append("![ratios](results.png)\n")
     w.append("## Ours, closely\n")
-    w.append("Only unpatched, A/A, off and 512K, %d rounds after a warm-up, "
+    w.append("Only unpatched, A/A, unset and 512K, %d rounds after a warm-up, "
              "so that a difference of a fraction of a percent can be told "
              "from noise: the ratio to unpatched and its 95%% confidence "
              "interval.  \"A/A\" is unpatched glibc run a second time in "
              "each round: what the method reports for two identical "
              "configurations.\n" % meta["close_runs"])
-    w.append("| workload | A/A | A/A: 95% CI | off | off: 95% CI | 512K | "
+    w.append("| workload | A/A | A/A: 95% CI | unset | unset: 95% CI | 512K | "
              "512K: 95% CI |")
     w.append("|---|---:|---:|---:|---:|---:|---:|")
     for wname, rows in close:
         r = {n: (ratio, lo, hi) for _, n, _, ratio, lo, hi in rows}
         w.append("| %s | %.4f | %.4f-%.4f | %.4f | %.4f-%.4f | %.4f | "
-                 "%.4f-%.4f |" % ((wname,) + r["unpatched again"] + r["off"]
+                 "%.4f-%.4f |" % ((wname,) + r["unpatched again"] + r["unset"]
                                   + r["512K"]))
     w.append("")
     for wname, desc, rows in results:
@@ -419,7 +467,8 @@ def write_results(path, meta, results, close, instr, slow, samples,
     w.append("## Instructions\n")
     w.append("`valgrind --tool=callgrind` on the churn workload, per "
              "malloc+free pair (the difference between 200,000 and 100,000 "
-             "pairs):\n")
+             "pairs), samples, their sampled blocks and the frees of those "
+             "included:\n")
     w.append("| glibc | instructions per pair | added |")
     w.append("|---|---:|---:|")
     base = instr[0][1]
@@ -427,18 +476,21 @@ def write_results(path, meta, results, close, instr, slow, samples,
         w.append("| %s | %.2f | %+.2f |" % (name, n, n - base))
     w.append("")
     off, one = slow
+    by_name = dict(instr)
     w.append("## The slow path on its own\n")
     w.append("The churn workload (four frames deep: churn, descend, main, "
              "__libc_start_call_main) with every allocation sampled (mean 1, "
-             "default depth and unwinder) against profiling off, medians: "
+             "default depth and unwinder) against profiling unset, medians: "
              "%.2f ns against %.2f ns per "
              "pair, so **%.1f ns per sample**; callgrind counts %.0f "
              "instructions per sample.\n"
-             % (one, off, one - off, instr[3][1] - instr[1][1]))
+             % (one, off, one - off,
+                by_name["patched, mean 1 (every allocation sampled)"]
+                - by_name["patched, unset"]))
     w.append("## One sample, by stack depth and unwinder\n")
     w.append("The churn workload run %d frames below main (every frame with "
              "a frame pointer and unwind tables), every allocation sampled "
-             "(mean 1), against profiling off; medians. "
+             "(mean 1), against profiling unset; medians. "
              "`GLIBC_MALLOC_PROFILE_DEPTH` caps the frames kept.\n"
              % STACK_DEPTH)
     w.append("| depth | fp: ns | fp: instructions | dwarf: ns | "
@@ -449,6 +501,37 @@ def write_results(path, meta, results, close, instr, slow, samples,
         w.append("| %d | %.0f | %.0f | %.0f | %.0f |"
                  % (d, fp[0], fp[1], dw[0], dw[1]))
     w.append("")
+    w.append("## Memory\n")
+    w.append("`bench/hold`: 1 GiB requested in blocks of 16 to 256 bytes, "
+             "all held at once, then its resident set size (medians of %d "
+             "runs). What profiling adds is measured against the same "
+             "allocator unprofiled, and given as a share of the 1 GiB held."
+             " Ours adds, per sampled block, the 32 bytes in front of it "
+             "(see malloc/malloc_prof_live.c), and per call site an entry "
+             "of its thread's table.\n" % meta["runs"])
+    w.append("| allocator | configuration | RSS (KiB) | added (KiB) | "
+             "added / 1 GiB |")
+    w.append("|---|---|---:|---:|---:|")
+    base = {fam: kib for fam, n, kib in mem if n in ("unpatched", "plain")}
+    for fam, n, kib in mem:
+        if n == "unpatched":
+            w.append("| %s | %s | %d | | |" % (fam, n, kib))
+            continue
+        ref = base[fam]
+        w.append("| %s | %s | %d | %+d | %+.3f%% |"
+                 % (fam, n, kib, kib - ref, 100.0 * (kib - ref) / (1 << 20)))
+    w.append("")
+    if tracer:
+        plain, traced = tracer
+        w.append("## A uprobe leak tracer\n")
+        w.append("The eBPF way to find leaks: a memleak-style bpftrace "
+                 "script with uprobes on malloc's entry and return and on "
+                 "free of unpatched glibc, keeping a map from address to "
+                 "size. The churn workload, %d pairs: %.1f ns per pair "
+                 "alone, %.0f ns under the tracer, **%.0f times slower**."
+                 " Ours tracks what is live at 512 KiB for the cost in "
+                 "the tables above.\n"
+                 % (BPFTRACE_PAIRS, plain, traced, traced / plain))
     w.append("## The fast path\n")
     w.append("`objdump -d` of the top of each:\n")
     for label, lines in disasm:
@@ -476,7 +559,7 @@ def main():
                   % (name, fam, n, m, r, lo, hi))
     close = []
     ours = [c for c in cfgs if c.family == "glibc"
-            and c.name in ("unpatched", "off", "512K")]
+            and c.name in ("unpatched", "unset", "512K")]
     # The same unpatched glibc a second time: the ratio this method reports
     # for two identical configurations is the noise a difference must beat.
     ours.insert(1, Config("glibc", "unpatched again", BASELINE))
@@ -496,23 +579,34 @@ def main():
     for k, (ns, n) in sorted(samples.items()):
         print("per sample %s depth %d: %.0f ns, %.0f instructions"
               % (k[0], k[1], ns, n))
+    mem = memory(args.runs)
+    for fam, n, kib in mem:
+        print("memory %-9s %-10s %d KiB" % (fam, n, kib))
+    tracer = uprobe_tracer()
+    if tracer:
+        print("uprobe tracer: %.1f ns per pair alone, %.0f traced"
+              % tracer)
     disasm = [("unpatched `__libc_malloc`",
-               disassembly(BASELINE, "__libc_malloc", 12)),
+               disassembly(BASELINE, "__libc_malloc", 18)),
               ("patched `__libc_malloc`, which malloc is bound to when "
-               "profiling is off", disassembly(PATCHED, "__libc_malloc", 12)),
-              ("patched `prof_malloc`, which malloc is bound to when "
-               "profiling is on", disassembly(PATCHED, "prof_malloc", 4))]
+               "profiling is unset", disassembly(PATCHED, "__libc_malloc",
+                                                 18)),
+              ("patched `__malloc_prof_counting_malloc`, which malloc is "
+               "bound to when profiling is on: the same, and the "
+               "subtraction and the branch",
+               disassembly(PATCHED, "__malloc_prof_counting_malloc", 20))]
     if args.no_write:
         return
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
             "runs": args.runs, "close_runs": args.close_runs}
     write_results(os.path.join(HERE, "RESULTS.md"), meta, results, close,
-                  instr, slow, samples, disasm)
+                  instr, slow, samples, disasm, mem, tracer)
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results, "closely": close,
                    "instructions": instr,
                    "slow_path": slow,
-                   "per_sample": {"%s %d" % k: v for k, v in samples.items()}},
+                   "per_sample": {"%s %d" % k: v for k, v in samples.items()},
+                   "memory": mem, "uprobe_tracer": tracer},
                   f, indent=1)
     chart(results, os.path.join(HERE, "results.png"))
     print("bench: wrote bench/RESULTS.md, results.json and results.png")

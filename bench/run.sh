@@ -9,5 +9,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh"
 "$top/build.sh" baseline
 "$top/build.sh" packages libjemalloc2 libgoogle-perftools4 python3-matplotlib \
-  valgrind g++ binutils
+  valgrind g++ binutils bpftrace
 exec /usr/bin/python3 "$top/bench/bench.py" "$@"
