@@ -1589,9 +1589,11 @@ KNOWN_MACHINE_FAILURES = {
 # Differences the profiler makes on purpose, by unwinder.
 # Free a block and write into it, and expect malloc to find what they
 # corrupted: the chunk header before a 4 KiB block (sampled at every mean
-# here), the free-list link in a 32-byte one (sampled at every turn only
-# at a mean of 1).  A sampled block lies inside a larger one whose header
-# and links are elsewhere (see README, "What is still allocated").
+# here), the free-list link in a 32-byte one (sampled two times in five
+# at a mean of 64, which makes the test's sixteen tries fail now and
+# then, and always at a mean of 1).  A sampled block lies inside a larger
+# one whose header and links are elsewhere (see README, "What is still
+# allocated").  Expected failures may also pass.
 WRITE_AFTER_FREE = {f"malloc/{t}{v}" for t in ("tst-malloc-backtrace",)
                     for v in ("", "-malloc-hugetlb1", "-malloc-hugetlb2")}
 SAFE_LINKING = {f"malloc/tst-safe-linking{v}" for v in
@@ -1602,7 +1604,7 @@ EXPECTED_WITH = {
     # process; DWARF mode loads libgcc_s.so.1 before main, which calls
     # malloc.
     (1024, "dwarf"): {"malloc/tst-compathooks-on"} | WRITE_AFTER_FREE,
-    (64, "fp"): WRITE_AFTER_FREE,
+    (64, "fp"): WRITE_AFTER_FREE | SAFE_LINKING,
     (1, "fp"): WRITE_AFTER_FREE | SAFE_LINKING,
 }
 
