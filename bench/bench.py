@@ -241,8 +241,12 @@ def ratio_rows(cfgs, runs):
     return rows
 
 
-def callgrind_instructions(inst, env, pairs, depth=0):
+def callgrind_instructions(inst, env, pairs, depth=0, only_churn=False):
+    """Instructions of a churn run: the whole process, or, if ONLY_CHURN,
+    those executed inside its loop (malloc, free and whatever they call)."""
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    if only_churn:
+        cmd.append("--toggle-collect=churn")
     lib = os.path.join(inst, "lib")
     cmd += [os.path.join(lib, "ld-linux-x86-64.so.2"), "--library-path", lib,
             os.path.join(BIN, "churn"), str(pairs), str(depth)]
@@ -255,10 +259,17 @@ def callgrind_instructions(inst, env, pairs, depth=0):
     return int(re.search(r"Collected : (\d+)", err).group(1))
 
 
+INSTR_SEEDS = 7
+INSTR_PAIRS = 300000
+
+
 def instructions():
-    """Instructions per malloc+free pair of the churn workload, from the
-    difference between runs of 100,000 and 200,000 pairs (start-up and exit
-    cancel out)."""
+    """Instructions per malloc+free pair of the churn workload, counted
+    inside its loop only, so that start-up and the writing of the profile
+    at exit are left out and samples, their sampled blocks and the frees
+    of those are in.  A profiled run's count depends on how many samples
+    it takes, so those rows are the median over INSTR_SEEDS values of
+    GLIBC_MALLOC_PROFILE_SEED."""
     on = lambda mean: {"GLIBC_MALLOC_PROFILE": "1",
                        "GLIBC_MALLOC_PROFILE_BYTES": str(mean)}
     rows = []
@@ -269,9 +280,13 @@ def instructions():
                             ("patched, mean 4 KiB", PATCHED, on(4096)),
                             ("patched, mean 1 (every allocation sampled)",
                              PATCHED, on(1))]:
-        a = callgrind_instructions(inst, env, 100000)
-        b = callgrind_instructions(inst, env, 200000)
-        rows.append((name, (b - a) / 100000))
+        values = []
+        for seed in range(1, INSTR_SEEDS + 1 if env else 2):
+            e = dict(env, GLIBC_MALLOC_PROFILE_SEED=str(seed)) if env else {}
+            values.append(callgrind_instructions(inst, e, INSTR_PAIRS,
+                                                 only_churn=True)
+                          / INSTR_PAIRS)
+        rows.append((name, statistics.median(values)))
     return rows
 
 
@@ -465,10 +480,12 @@ def write_results(path, meta, results, close, instr, slow, samples,
                      % (fam, n, med, ratio, lo, hi))
         w.append("")
     w.append("## Instructions\n")
-    w.append("`valgrind --tool=callgrind` on the churn workload, per "
-             "malloc+free pair (the difference between 200,000 and 100,000 "
-             "pairs), samples, their sampled blocks and the frees of those "
-             "included:\n")
+    w.append("`valgrind --tool=callgrind --toggle-collect=churn` on the "
+             "churn workload, %d pairs: instructions per malloc+free pair "
+             "inside its loop, samples, their sampled blocks and the frees "
+             "of those included (start-up and the writing of the profile "
+             "at exit left out); profiled rows are the median over %d "
+             "sampling seeds:\n" % (INSTR_PAIRS, INSTR_SEEDS))
     w.append("| glibc | instructions per pair | added |")
     w.append("|---|---:|---:|")
     base = instr[0][1]
