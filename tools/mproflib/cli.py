@@ -1,15 +1,20 @@
 """Run programs under glibc's sampling heap profiler and read its profiles.
 
-  mprof run [--rate BYTES] [--out DIR] -- PROGRAM ARGS...
+  mprof run [--rate BYTES] [--out DIR] [--every SECONDS] [--interval BYTES]
+            [--peak] -- PROGRAM ARGS...
+  mprof dump PID [-o DIR]
   mprof report PROFILE_DIR_OR_FILES... [--format FORMAT] [--sample TYPE]
                [-o FILE] [--top N] [--by-thread]
+               [--dump N | --diff A B | --peak]
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
+  mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
 
 Formats: text (default), folded, flamegraph, pprof, gperf, json.
 Sample types, as pprof names them: inuse_space (default), inuse_objects
 (still allocated when the profiles were written), alloc_space,
 alloc_objects (every allocation).  --leaks lists what was still allocated,
-by call site.
+by call site.  A profile directory holds numbered dumps of each process;
+a report reads the latest of each unless told otherwise.
 """
 
 import argparse
@@ -20,8 +25,9 @@ import subprocess
 import sys
 import time
 
+from . import live, plot
 from .formats import FORMATS, leaks, text
-from .profile import SAMPLE_TYPES, BadInput, Profile
+from .profile import SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series
 from .symbolize import Symbolizer
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -40,8 +46,16 @@ def report(args):
         if args.sample and not args.sample.startswith("inuse_"):
             raise BadInput("--leaks shows what was still allocated: "
                            "--sample must be inuse_space or inuse_objects")
+        if args.diff:
+            raise BadInput("--leaks and --diff do not go together")
+    if args.diff and (args.dump is not None or args.peak):
+        raise BadInput("--diff compares two dumps: leave out --dump and "
+                       "--peak")
     args.sample = args.sample or "inuse_space"
-    profile = Profile(args.inputs)
+    if args.diff:
+        profile = DiffProfile(args.inputs, *args.diff)
+    else:
+        profile = Profile(args.inputs, dump=args.dump, peak=args.peak)
     sym = Symbolizer()
     sym.symbolize(profile)
     data = (leaks if args.leaks else FORMATS[args.format]).render(
@@ -76,9 +90,30 @@ def run(args):
                GLIBC_MALLOC_PROFILE_OUT=out)
     if args.rate is not None:
         env["GLIBC_MALLOC_PROFILE_BYTES"] = str(args.rate)
-    p = subprocess.run([LOADER, "--library-path",
-                        os.path.join(INSTALL, "lib"), path] + args.command[1:],
-                       env=env)
+    if args.interval is not None:
+        env["GLIBC_MALLOC_PROFILE_INTERVAL"] = str(args.interval)
+    if args.peak:
+        env["GLIBC_MALLOC_PROFILE_PEAK"] = "1"
+    p = subprocess.Popen([LOADER, "--library-path",
+                          os.path.join(INSTALL, "lib"), path]
+                         + args.command[1:], env=env)
+    failed = None
+    while True:
+        try:
+            p.wait(timeout=args.every)
+            break
+        except subprocess.TimeoutExpired:
+            try:
+                live.dump(p.pid)
+                failed = None
+            except (BadInput, OSError) as e:
+                # Not allocating yet, or exiting: the next may succeed.
+                failed = e
+        except KeyboardInterrupt:
+            # The program gets the terminal's SIGINT too; its status is ours.
+            continue
+    if failed:
+        print(f"mprof: the last dump failed: {failed}", file=sys.stderr)
     status = p.returncode if p.returncode >= 0 else 128 - p.returncode
     if p.returncode < 0:
         print(f"mprof: {prog} killed by signal "
@@ -94,6 +129,25 @@ def run(args):
     return status
 
 
+def dump(args):
+    where = live.dump(args.pid, args.output)
+    print(f"mprof: dump of process {args.pid} in {where}", file=sys.stderr)
+
+
+def plot_(args):
+    if args.top is not None and args.top < 1:
+        raise BadInput("--top must be at least 1")
+    series = Series(args.input, args.pid)
+    if len(series.dumps) < 2:
+        raise BadInput(f"{args.input}: one dump of process {series.pid}; a "
+                       "plot needs two or more (GLIBC_MALLOC_PROFILE_INTERVAL,"
+                       " mprof run --every, mprof dump)")
+    sym = Symbolizer()
+    sym.symbolize(series)
+    with open(args.output, "w") as f:
+        f.write(plot.render(series, sym, args.top or 8))
+
+
 def main():
     ap = argparse.ArgumentParser(
         prog="mprof", description=__doc__.split("\n")[0],
@@ -106,7 +160,29 @@ def main():
     r.add_argument("--out", metavar="DIR",
                    help="directory for the profile (default: "
                         "./mprof.PROGRAM.DATE-TIME)")
+    r.add_argument("--every", type=float, metavar="SECONDS",
+                   help="dump the running program's profile this often")
+    r.add_argument("--interval", type=int, metavar="BYTES",
+                   help="dump every BYTES allocated "
+                        "(GLIBC_MALLOC_PROFILE_INTERVAL)")
+    r.add_argument("--peak", action="store_true",
+                   help="keep the profile of the peak in-use heap "
+                        "(GLIBC_MALLOC_PROFILE_PEAK)")
     r.add_argument("command", nargs=argparse.REMAINDER)
+    d = sub.add_parser("dump", help="dump the profile of a running process")
+    d.add_argument("pid", type=int)
+    d.add_argument("-o", "--output", metavar="DIR",
+                   help="a new directory for the dump (default: the "
+                        "process's profile directory, as its next dump)")
+    g = sub.add_parser("plot", help="the in-use heap over a run's dumps, "
+                                    "as SVG")
+    g.add_argument("input", metavar="PROFILE_DIR")
+    g.add_argument("-o", "--output", metavar="FILE", required=True)
+    g.add_argument("--pid", type=int,
+                   help="the process to plot (default: the one with the "
+                        "most dumps)")
+    g.add_argument("--top", type=int, metavar="N",
+                   help="call sites drawn apart (default 8)")
     p = sub.add_parser("report", help="merge, symbolize and write a report")
     p.add_argument("inputs", nargs="+", metavar="PROFILE_DIR_OR_FILES")
     p.add_argument("--format", choices=FORMATS, default="text")
@@ -120,6 +196,14 @@ def main():
     p.add_argument("--top", type=int, metavar="N",
                    help="call sites listed (default 10; --leaks: all)")
     p.add_argument("--by-thread", action="store_true")
+    p.add_argument("--dump", type=int, metavar="N",
+                   help="report dump N of each process (default: the "
+                        "latest)")
+    p.add_argument("--diff", type=int, nargs=2, metavar=("A", "B"),
+                   help="report the growth from dump A to dump B")
+    p.add_argument("--peak", action="store_true",
+                   help="report the in-use profile at the peak (of the "
+                        "latest dump, or --dump N)")
     args = ap.parse_args()
     try:
         if args.cmd == "run":
@@ -127,8 +211,17 @@ def main():
                 args.command = args.command[1:]
             if args.rate is not None and args.rate <= 0:
                 raise BadInput("--rate must be a positive number of bytes")
+            if args.every is not None and not 0.01 <= args.every <= 86400:
+                raise BadInput("--every must be from 0.01 to 86400 seconds")
+            if args.interval is not None and not 0 < args.interval <= 1 << 62:
+                raise BadInput("--interval must be from 1 to 2^62 bytes")
             sys.exit(run(args))
-        report(args)
+        elif args.cmd == "dump":
+            dump(args)
+        elif args.cmd == "plot":
+            plot_(args)
+        else:
+            report(args)
     except BadInput as e:
         sys.exit(f"mprof: {e}")
     except BrokenPipeError:

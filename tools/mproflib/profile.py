@@ -10,8 +10,12 @@ for the samples of a key still allocated (live).
 
 import math
 import os
+import re
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# Version 2 files (one directory per run, no dumps) read as one dump.
+READ_VERSIONS = ("2", "3")
+DUMP_DIR = re.compile(r"mprof\.(\d+)\.(\d+)$")
 MAPS_VERSION = 1
 # pprof's sample types, in the order pprof output lists them.
 SAMPLE_TYPES = ("alloc_objects", "alloc_space", "inuse_objects",
@@ -47,6 +51,15 @@ class Thread:
         self.maps = header.get("maps")
         self.depth = int(header.get("depth", 1))
         self.unwind = header.get("unwind", "fp")
+        # "thread": a running thread; "exited": every thread that had
+        # exited when the dump was written; "peak": the in-use profile
+        # at the highest estimated heap.
+        self.kind = header.get("kind", "thread")
+        self.dump = int(header.get("dump", 0))
+        self.time = float(header.get("time", 0))
+        self.peak_time = float(header.get("peak-time", 0))
+        if self.kind == "exited":
+            self.name = "(threads that exited)"
         # [(count, live, size, (pc, ...))], stacks leaf first
         self.samples = samples
 
@@ -101,10 +114,10 @@ def check_version(path, line):
     if version == "1":
         raise BadInput(f"{path}: format version 1 (written by an older "
                        "profiler, without in-use data); this mprof reads "
-                       f"version {FORMAT_VERSION} only")
-    if version != str(FORMAT_VERSION):
+                       "versions 2 and 3")
+    if version not in READ_VERSIONS:
         raise BadInput(f"{path}: format version {version!r} (unknown); this "
-                       f"mprof reads version {FORMAT_VERSION} only")
+                       "mprof reads versions 2 and 3")
 
 
 def parse_sample(path, n, line):
@@ -152,6 +165,16 @@ def read_heap(path):
         raise BadInput(f"{path}: mean must be from 1 to 2^64-1")
     if "depth" in header and parse_int(header["depth"], f"{path}: depth") <= 0:
         raise BadInput(f"{path}: depth must be positive")
+    if header.get("kind", "thread") not in ("thread", "exited", "peak"):
+        raise BadInput(f"{path}: unknown kind {header['kind'][:20]!r}")
+    parse_int(header.get("dump", "0"), f"{path}: dump")
+    for field in ("time", "peak-time"):
+        try:
+            if not 0 <= float(header.get(field, 0)) < 1e12:
+                raise ValueError
+        except ValueError:
+            raise BadInput(f"{path}: {field}: not a time: "
+                           f"{header[field][:40]!r}")
     return Thread(path, header, samples)
 
 
@@ -188,23 +211,60 @@ def read_maps(path, pid):
     return snapshots
 
 
-class Profile:
-    """Every sample of the processes read, merged."""
+def list_dumps(top):
+    """{pid: {n: directory}} of the dumps in the profile directory TOP."""
+    found = {}
+    for name in os.listdir(top):
+        m = DUMP_DIR.match(name)
+        if m and os.path.isdir(os.path.join(top, name)):
+            found.setdefault(int(m[1]), {})[int(m[2])] = os.path.join(top,
+                                                                      name)
+    return found
 
-    def __init__(self, inputs):
+
+def pick_dumps(arg, dump):
+    """The dump directories of ARG to read: of each process, dump DUMP,
+    or the latest.  ARG itself if it holds profiles rather than dumps."""
+    if any(n.endswith(".heap") for n in os.listdir(arg)):
+        return [arg]
+    found = list_dumps(arg)
+    if not found:
+        raise BadInput(f"{arg}: no profiles (*.heap) or dumps (mprof.PID.N) "
+                       "in it")
+    if dump is None:
+        return [found[pid][max(found[pid])] for pid in sorted(found)]
+    picked = [found[pid][dump] for pid in sorted(found) if dump in found[pid]]
+    if not picked:
+        have = sorted({n for dumps in found.values() for n in dumps})
+        raise BadInput(f"{arg}: no dump {dump}; there are "
+                       f"{', '.join(map(str, have))}")
+    return picked
+
+
+class Profile:
+    """Every sample of the processes read, merged: of each, dump DUMP (by
+    default the latest), its running threads and those that exited, or,
+    if PEAK, its peak profile instead."""
+
+    def __init__(self, inputs, dump=None, peak=False):
         paths = []
         for arg in inputs:
             if os.path.isdir(arg):
-                found = sorted(os.path.join(arg, n) for n in os.listdir(arg)
-                               if n.endswith(".heap"))
-                if not found:
-                    raise BadInput(f"{arg}: no profiles (*.heap) in it")
-                paths += found
+                for d in pick_dumps(arg, dump):
+                    found = sorted(os.path.join(d, n) for n in os.listdir(d)
+                                   if n.endswith(".heap"))
+                    if not found:
+                        raise BadInput(f"{d}: no profiles (*.heap) in it")
+                    paths += found
             elif os.path.exists(arg):
                 paths.append(arg)
             else:
                 raise BadInput(f"{arg}: no such file or directory")
-        self.threads = [read_heap(p) for p in paths]
+        threads = [read_heap(p) for p in paths]
+        self.threads = [t for t in threads if (t.kind == "peak") == peak]
+        if peak and not self.threads:
+            raise BadInput(f"{' '.join(inputs)}: no peak profile (run with "
+                           "GLIBC_MALLOC_PROFILE_PEAK=1 or mprof run --peak)")
         self.maps = {}          # (dir, maps name) -> snapshots
         self.samples = []
         for t in self.threads:
@@ -236,3 +296,53 @@ class Profile:
         for s in self.samples:
             total.add(s)
         return total
+
+
+class DiffProfile:
+    """The growth from dump A to dump B of the same processes: per key
+    (process, stack, size), B's counts less A's, so that every estimate
+    is B's less A's; negative where the key shrank."""
+
+    def __init__(self, inputs, a, b):
+        self.before = Profile(inputs, dump=a)
+        self.after = Profile(inputs, dump=b)
+        self.threads = self.after.threads
+        self.maps = self.after.maps
+        self.means = sorted(set(self.before.means + self.after.means))
+        counts, owner = {}, {}
+        for sign, profile in ((-1, self.before), (1, self.after)):
+            for s in profile.samples:
+                key = (s.thread.pid, s.size, s.stack)
+                count, live = counts.get(key, (0, 0))
+                counts[key] = (count + sign * s.count, live + sign * s.live)
+                owner[key] = s.thread
+        self.samples = [Sample(owner[k], count, live, k[1], k[2])
+                        for k, (count, live) in counts.items()
+                        if count or live]
+
+    totals = Profile.totals
+
+
+class Series:
+    """Every dump of one process in a profile directory, oldest first:
+    [(time, Profile)], and all their samples, to symbolize at once."""
+
+    def __init__(self, top, pid=None):
+        if not os.path.isdir(top):
+            raise BadInput(f"{top}: not a directory")
+        found = list_dumps(top)
+        if not found:
+            raise BadInput(f"{top}: no dumps (mprof.PID.N) in it")
+        if pid is None:
+            pid = max(found, key=lambda p: (len(found[p]), p))
+        elif pid not in found:
+            raise BadInput(f"{top}: no dumps of process {pid}; there are "
+                           f"dumps of {', '.join(map(str, sorted(found)))}")
+        self.pid = pid
+        self.dumps = []
+        for n in sorted(found[pid]):
+            profile = Profile([found[pid][n]])
+            when = max((t.time for t in profile.threads), default=0)
+            self.dumps.append((when, n, profile))
+        self.dumps.sort(key=lambda d: (d[0], d[1]))
+        self.samples = [s for _, _, p in self.dumps for s in p.samples]

@@ -8,7 +8,10 @@ def lines(profile, sym, sample):
     for s in profile.samples:
         frames = [f.function.replace(";", ":") for f in sym.stack(s)]
         stacks[";".join(reversed(frames))] += getattr(s, sample)
-    return [f"{k} {round(v)}" for k, v in sorted(stacks.items()) if round(v)]
+    # A --diff report may have sites that shrank: a flame graph shows
+    # only what grew.
+    return [f"{k} {round(v)}" for k, v in sorted(stacks.items())
+            if round(v) > 0]
 
 
 def render(profile, sym, args):

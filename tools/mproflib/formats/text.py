@@ -1,5 +1,6 @@
 """The text report: totals, the top call sites, threads, sizes."""
 
+import time
 from collections import defaultdict
 
 from ..profile import DESCRIBE, Totals
@@ -19,6 +20,10 @@ def human(n):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
         n /= 1024
+
+
+def signed(n):
+    return ("+" if n >= 0 else "") + human(n)
 
 
 def row(v, share):
@@ -68,6 +73,20 @@ def header(profile):
         return ", ".join(map(str, sorted(set(values))))
 
     pids = {t.pid for t in threads}
+    if hasattr(profile, "before"):
+        when = [max((t.time for t in p.threads), default=0)
+                for p in (profile.before, profile.after)]
+        return [
+            f"growth from dump {profile.before.threads[0].dump} to dump "
+            f"{profile.after.threads[0].dump} ({when[1] - when[0]:.3f} s "
+            f"later) of {len(pids)} process(es) {listed(pids)}",
+            f"sampling mean: {listed(profile.means)} bytes",
+            f"estimated in use: {signed(total.inuse_space)} in "
+            f"{total.inuse_objects:+,.0f} objects",
+            f"estimated allocated: {signed(total.alloc_space)} in "
+            f"{total.alloc_objects:+,.0f} objects",
+            ""]
+    dumps = sorted({(t.pid, t.dump, t.time) for t in threads})
     return [
         f"malloc profile: {len(pids)} process(es) {listed(pids)}, "
         f"{len(threads)} thread(s)",
@@ -81,8 +100,10 @@ def header(profile):
         f"estimated in use: {human(total.inuse_space)} in "
         f"{total.inuse_objects:,.0f} objects, when the profiles were written",
         f"estimated allocated: {human(total.alloc_space)} in "
-        f"{total.alloc_objects:,.0f} objects",
-        ""]
+        f"{total.alloc_objects:,.0f} objects"] + [
+        f"process {pid}: dump {n}, written "
+        + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+        for pid, n, when in dumps if n] + [""]
 
 
 def table(found, total, sample, top):

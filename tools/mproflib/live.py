@@ -1,0 +1,371 @@
+"""mprof dump: the profile of a running process, read from outside.
+
+The profiler keeps its tables in the process's memory and exports where
+they are as the symbol __malloc_prof_root (malloc/malloc_prof.c, struct
+mprof_root), with the layout of its structures.  This reads them through
+/proc/PID/mem, which needs what a debugger needs (the same user and a
+dumpable process, or root) and nothing from the process: no thread is
+stopped, no signal sent, so it works as well on a process that is busy,
+blocked in a system call, deadlocked or stopped.
+
+Each thread's table changes only in its owner's slow path, which makes
+the thread's sequence number odd while it does; the list of threads, the
+table of exited threads and the peak change only with the root's
+generation odd.  A copy is taken again until neither changed while it
+was read, so that it is a consistent snapshot: no torn count, taken =
+recorded + dropped, no key counted twice.
+"""
+
+import ctypes
+import os
+import struct
+import time
+
+from .profile import FORMAT_VERSION, MAPS_VERSION, BadInput, list_dumps
+
+SYMBOL = b"__malloc_prof_root"
+ROOT = struct.Struct("<16sII6QQIIIIQQQ15H")
+MAGIC = b"malloc-profile\0\0"
+ROOT_VERSION = 1
+LAYOUT = ("thread_size", "next", "state", "seq", "tid", "entries", "taken",
+          "recorded", "dropped", "entry_size", "live", "count", "size",
+          "frames", "nframes")
+MAX_SEGMENTS = 24
+FIRST_ENTRIES = 256
+LIVE, RETIRED = 1, 2
+# How long a copy is retried while the process changes its tables.
+PATIENCE = 0.8
+
+
+class Changed(Exception):
+    """The process changed what was being read: read it again."""
+
+
+def elf_symbol(path, name):
+    """The address NAME has in the ELF file PATH when the file is mapped
+    at its first PT_LOAD's address, or None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
+        return None
+    try:
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", data,
+                                       shoff + i * shentsize)
+                    for i in range(shnum)]
+        for _, kind, _, _, off, size, link, _, _, entsize in sections:
+            if kind not in (2, 11) or entsize != 24:    # SYMTAB, DYNSYM
+                continue
+            stroff = sections[link][4]
+            for i in range(off, off + size, 24):
+                st_name, = struct.unpack_from("<I", data, i)
+                start = stroff + st_name
+                if data[start:start + len(name) + 1] == name + b"\0":
+                    return struct.unpack_from("<Q", data, i + 8)[0]
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+def first_load(path):
+    """The page-aligned address of PATH's first PT_LOAD."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    phoff, = struct.unpack_from("<Q", head, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+    for i in range(phnum):
+        kind, _, _, vaddr = struct.unpack_from("<IIQQ", head,
+                                               phoff + i * phentsize)
+        if kind == 1:
+            return vaddr & ~0xfff
+    return 0
+
+
+def read_maps(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        raise BadInput(f"no process {pid}")
+    except OSError as e:
+        raise BadInput(f"cannot read the maps of process {pid}: {e.strerror}")
+
+
+def find_root(pid, maps):
+    """The address of the profiler's root in process PID."""
+    starts = {}
+    for line in maps:
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[5].startswith("/") \
+                and int(parts[2], 16) == 0:
+            starts.setdefault(parts[5], int(parts[0].split("-")[0], 16))
+    # libc first; a statically linked program has the symbol itself.
+    for path in sorted(starts, key=lambda p: "/libc.so" not in p):
+        where = f"/proc/{pid}/root{path}"
+        value = elf_symbol(where, SYMBOL)
+        if value is not None:
+            return starts[path] - first_load(where) + value
+    raise BadInput(f"process {pid} does not run the profiler's libc (no "
+                   f"{SYMBOL.decode()} in its libraries): start it with "
+                   "mprof run, or under install/lib/ld-linux-x86-64.so.2")
+
+
+class Memory:
+    def __init__(self, pid):
+        try:
+            self.fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+        except OSError as e:
+            raise BadInput(f"cannot read the memory of process {pid}: "
+                           f"{e.strerror} (mprof dump needs a debugger's "
+                           "rights: the same user, or root)")
+
+    def read(self, addr, n):
+        try:
+            data = os.pread(self.fd, n, addr)
+        except OSError:
+            # Unmapped since we read its address.
+            raise Changed
+        if len(data) != n:
+            raise Changed
+        return data
+
+    def u(self, addr, fmt):
+        return struct.unpack(fmt, self.read(addr, struct.calcsize(fmt)))[0]
+
+    def string(self, addr):
+        if not addr:
+            return ""
+        data = self.read(addr, 4096)
+        return data.split(b"\0", 1)[0].decode(errors="replace")
+
+
+class Table:
+    def __init__(self, addr, tid, state, taken, recorded, dropped, entries):
+        self.addr, self.tid, self.state = addr, tid, state
+        self.taken, self.recorded, self.dropped = taken, recorded, dropped
+        self.entries = entries          # [[count, live, size, frames]]
+
+
+def read_table(mem, addr, L):
+    """A copy of the table at ADDR, consistent if its owner's sequence
+    number did not change while it was read."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        seq = mem.u(addr + L["seq"], "<I")
+        if seq & 1 and time.monotonic() < deadline:
+            time.sleep(0.0001)
+            continue
+        raw = mem.read(addr, L["thread_size"])
+        seg = struct.unpack_from(f"<{MAX_SEGMENTS}QQQ", raw, L["entries"])
+        nseg, used = seg[MAX_SEGMENTS], seg[MAX_SEGMENTS + 1]
+        if nseg > MAX_SEGMENTS:
+            raise Changed
+        entries = []
+        size = L["entry_size"]
+        for i in range(nseg):
+            n = used if i + 1 == nseg else FIRST_ENTRIES << i
+            data = mem.read(seg[i], n * size) if n else b""
+            for k in range(n):
+                e = k * size
+                count, live, bytes_, frames = (
+                    struct.unpack_from("<Q", data, e + L[f])[0]
+                    for f in ("count", "live", "size", "frames"))
+                nframes, = struct.unpack_from("<I", data, e + L["nframes"])
+                if nframes > 1024:
+                    raise Changed
+                pcs = struct.unpack(f"<{nframes}Q",
+                                    mem.read(frames, 8 * nframes))
+                entries.append([count, live, bytes_, pcs])
+        t = Table(addr, *(struct.unpack_from("<i", raw, L[f])[0]
+                          for f in ("tid", "state")),
+                  *(struct.unpack_from("<Q", raw, L[f])[0]
+                    for f in ("taken", "recorded", "dropped")),
+                  entries)
+        t.next, = struct.unpack_from("<Q", raw, L["next"])
+        if mem.u(addr + L["seq"], "<I") == seq or time.monotonic() > deadline:
+            return t
+
+
+def snapshot(pid):
+    """Everything a dump holds, read consistently."""
+    maps = read_maps(pid)
+    root_addr = find_root(pid, maps)
+    mem = Memory(pid)
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        try:
+            raw = mem.read(root_addr, ROOT.size)
+        except Changed:
+            raise BadInput(f"cannot read the profiler's root in process {pid}")
+        (magic, version, gen, threads, exited, peak, dir_, exe, maps_name,
+         mean, depth, unwind, enabled, rpid, dumps, peak_time, peak_bytes,
+         *layout) = ROOT.unpack(raw)
+        if magic != MAGIC or version != ROOT_VERSION:
+            raise BadInput(f"process {pid}: profiler root of an unknown "
+                           f"version {version}; this mprof reads "
+                           f"{ROOT_VERSION}")
+        if not enabled:
+            raise BadInput(f"process {pid} does not profile: it was not "
+                           "started with GLIBC_MALLOC_PROFILE=1, or has not "
+                           "allocated yet")
+        if gen & 1 and time.monotonic() < deadline:
+            time.sleep(0.0001)
+            continue
+        L = dict(zip(LAYOUT, layout))
+        try:
+            tables, addr = [], threads
+            while addr and len(tables) < 1 << 20:
+                t = read_table(mem, addr, L)
+                if t.state in (LIVE, RETIRED):
+                    tables.append(t)
+                addr = t.next
+            x = read_table(mem, exited, L)
+            pk = read_table(mem, peak, L) if peak_time else None
+            info = dict(dir=mem.string(dir_), exe=mem.string(exe),
+                        maps_name=mem.string(maps_name))
+        except Changed:
+            if time.monotonic() > deadline:
+                raise BadInput(f"process {pid} changed its tables for "
+                               f"{PATIENCE} s on end: try again")
+            continue
+        if mem.u(root_addr + 20, "<I") != gen:
+            if time.monotonic() < deadline:
+                continue
+        break
+    # The in-use count of the exited threads' keys is kept by the
+    # entries of those that left blocks behind.
+    live = {}
+    for t in tables:
+        if t.state == RETIRED:
+            for count, n, size, pcs in t.entries:
+                live[size, pcs] = live.get((size, pcs), 0) + n
+    for e in x.entries:
+        e[1] = live.get((e[2], e[3]), 0)
+    return dict(info, pid=rpid, mean=mean, depth=depth,
+                unwind="dwarf" if unwind == 1 else "fp", dumps=dumps,
+                peak_time=peak_time, peak_bytes=peak_bytes, maps=maps,
+                threads=[t for t in tables if t.state == LIVE], exited=x,
+                peak=pk)
+
+
+def file_lines(maps):
+    """The lines of a maps file the profiler keeps: those of files and
+    the vDSO."""
+    return [line for line in maps if "/" in line or line.endswith("[vdso]")]
+
+
+def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
+    pid = snap["pid"]
+    out = [f"malloc-profile {FORMAT_VERSION}", f"pid {pid}", f"tid {t.tid}",
+           f"kind {kind}", f"dump {number}", "reason request",
+           f"time {now:.9f}"]
+    if kind == "peak":
+        out += [f"peak-time {snap['peak_time'] / 1e9:.9f}",
+                f"peak-bytes {snap['peak_bytes']}"]
+    elif kind == "thread":
+        try:
+            with open(f"/proc/{pid}/task/{t.tid}/comm") as f:
+                name = f.read().rstrip("\n")
+        except OSError:
+            name = ""
+        try:
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            exe = ""
+        # As the profiler does: not the name every thread starts with.
+        if name and not exe.startswith(name):
+            out.append("thread-name " + "".join(
+                c if " " <= c != "\x7f" else "?" for c in name))
+    if snap["exe"]:
+        out.append(f"exe {snap['exe']}")
+    out += [f"mean {snap['mean']}", f"depth {snap['depth']}",
+            f"unwind {snap['unwind']}", f"maps {maps_name} {snapshot_no}",
+            f"taken {t.taken}", f"recorded {t.recorded}",
+            f"dropped {t.dropped}"]
+    lines = [f"{count} {min(live, count)} {size} "
+             + " ".join(f"{pc:#x}" for pc in pcs)
+             for count, live, size, pcs in t.entries if count]
+    out += [f"keys {len(lines)}", "# count live size frames..."] + lines
+    out.append("end")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def write_maps(path, snap, maps_name):
+    """The process's maps file, as it wrote it, with a snapshot of its
+    maps now appended; returns that snapshot's number."""
+    pid = snap["pid"]
+    old = ""
+    if snap["dir"] and snap["maps_name"]:
+        try:
+            with open(os.path.join(snap["dir"], snap["maps_name"])) as f:
+                old = f.read()
+        except OSError:
+            old = ""
+    if not old.startswith(f"malloc-profile-maps {MAPS_VERSION}\n"):
+        old = f"malloc-profile-maps {MAPS_VERSION}\npid {pid}\n"
+    number = sum(1 for line in old.split("\n")
+                 if line.startswith("snapshot ")) + 1
+    body = "\n".join(file_lines(snap["maps"]))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{old}snapshot {number}\n{body}\nend\n")
+    return number
+
+
+def rename_noreplace(src, dst):
+    """rename(2) that fails with EEXIST rather than replace DST."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd = -100
+    if libc.renameat2(at_fdcwd, src.encode(), at_fdcwd, dst.encode(), 1):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), dst)
+
+
+def dump(pid, out=None):
+    """Write a dump of process PID: into its own profile directory as
+    its next dump, or, given OUT, a directory that must not exist, into
+    OUT.  Returns the dump's directory."""
+    snap = snapshot(pid)
+    pid = snap["pid"]
+    top = out or snap["dir"]
+    if out:
+        try:
+            os.mkdir(out, 0o700)
+        except FileExistsError:
+            raise BadInput(f"{out}: exists already; mprof dump -o wants a "
+                           "new directory")
+    now = time.time()
+    tmp = os.path.join(top, f".mprof.{pid}.request.{os.getpid()}")
+    os.mkdir(tmp, 0o700)
+    maps_name = snap["maps_name"] or f"mprof.{pid}.maps"
+    number_of_maps = write_maps(os.path.join(tmp, maps_name), snap, maps_name)
+    taken = [n for p, dumps in list_dumps(top).items() if p == pid
+             for n in dumps]
+    number = max(taken + [snap["dumps"]]) + 1
+    tables = [(f"mprof.{pid}.{t.tid}.heap", t, "thread")
+              for t in snap["threads"] if t.taken]
+    if snap["exited"].taken:
+        tables.append(("mprof.exited.heap", snap["exited"], "exited"))
+    if snap["peak"]:
+        tables.append(("mprof.peak.heap", snap["peak"], "peak"))
+    while True:
+        for name, t, kind in tables:
+            path = os.path.join(tmp, name)
+            if os.path.exists(path):
+                os.unlink(path)
+            write_heap(path, snap, t, kind, number, now, number_of_maps,
+                       maps_name)
+        final = os.path.join(top, f"mprof.{pid}.{number}")
+        try:
+            rename_noreplace(tmp, final)
+            return final
+        except FileExistsError:
+            number += 1
