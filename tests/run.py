@@ -129,8 +129,8 @@ def read_profile(path):
     header, samples = {}, []
     with open(path) as f:
         lines = f.read().split("\n")
-    check(lines[0] == "malloc-profile 2", path + " first line",
-          "malloc-profile 2", lines[0])
+    check(lines[0] == "malloc-profile 3", path + " first line",
+          "malloc-profile 3", lines[0])
     check("end" in lines, path, "an end line", "none")
     for line in lines[1:lines.index("end")]:
         if line.startswith("#"):
@@ -145,11 +145,30 @@ def read_profile(path):
     return header, samples
 
 
-def profiles(out):
-    """The thread profiles in OUT, as {path: (header, samples)}."""
-    return {os.path.join(out, n): read_profile(os.path.join(out, n))
-            for n in sorted(os.listdir(out)) if n.endswith(".heap")
-            and not os.path.islink(os.path.join(out, n))}
+def dump_dirs(out):
+    """{pid: {n: dump directory}} in the profile directory OUT."""
+    found = {}
+    for n in os.listdir(out):
+        m = re.match(r"mprof\.(\d+)\.(\d+)$", n)
+        if m and os.path.isdir(os.path.join(out, n)):
+            found.setdefault(int(m[1]), {})[int(m[2])] = os.path.join(out, n)
+    return found
+
+
+def profiles(out, peak=False):
+    """The profiles of the last dump of each process in OUT, as {path:
+    (header, samples)}: its running threads' and its exited threads', or
+    its peak's."""
+    found = {}
+    for dumps in dump_dirs(out).values():
+        d = dumps[max(dumps)]
+        for n in sorted(os.listdir(d)):
+            path = os.path.join(d, n)
+            if n.endswith(".heap") and not os.path.islink(path):
+                header, samples = read_profile(path)
+                if (header.get("kind") == "peak") == peak:
+                    found[path] = (header, samples)
+    return found
 
 
 def sites(stdout, binary):
@@ -205,29 +224,39 @@ def bound(requests, size, mean):
 # The tests.
 
 @test
-def threads_give_one_profile_each():
+def exited_threads_fold_into_one_table():
+    """Threads that exit leave no file of their own: their samples are
+    folded into the process's table of exited threads, written with the
+    next dump, so a run of N joined threads leaves the main thread's
+    profile and that table, every sample kept."""
+    mean = 4096
     for n in (0, 1, 4, 16):
         with tempfile.TemporaryDirectory() as out:
-            profile("threads", out, [str(n)], mean=4096)
+            profile("threads", out, [str(n)], mean=mean)
             found = profiles(out)
-            check(len(found) == n + 1, f"profiles of {n} threads + main",
-                  n + 1, len(found))
-            tids = {h["tid"] for h, _ in found.values()}
-            check(len(tids) == n + 1, "distinct tids", n + 1, len(tids))
-            # The main thread has no name of its own: started through
-            # the loader, its name is the loader's.
-            names = sorted(h.get("thread-name", "") for h, _ in
-                           found.values())
-            want = sorted([""] + [f"worker-{i}" for i in range(1, n + 1)])
-            check(names == want, "thread names", want, names)
+            kinds = sorted(h["kind"] for h, _ in found.values())
+            want = ["exited", "thread"] if n else ["thread"]
+            check(kinds == want, f"profiles of {n} threads + main", want,
+                  kinds)
+            main = [h for h, _ in found.values() if h["kind"] == "thread"]
+            check(main[0]["tid"] == main[0]["pid"], "the running thread",
+                  "main", main[0]["tid"])
             maps = [f for f in os.listdir(out) if f.endswith(".maps")]
             check(len(maps) == 1, "maps files", 1, maps)
+            samples = []
             for h, s in found.values():
                 check(int(h["taken"]) == int(h["recorded"]) + int(h["dropped"]),
                       "taken = recorded + dropped", h["taken"], h)
                 check(h["dropped"] == "0", "dropped", 0, h["dropped"])
                 check(int(h["recorded"]) == sum(c for c, _, _, _ in s),
                       "recorded = sum of counts", h["recorded"], s)
+                samples += s
+            # Each thread makes 1000 requests of 1000 bytes.
+            _, est = estimate(samples, mean)
+            true = (n + 1) * 1000 * 1000
+            b = bound((n + 1) * 1000, 1000, mean)
+            check(abs(est - true) <= b, f"{n} threads: bytes (bound {b:.0f})",
+                  true, round(est))
 
 
 @test
@@ -447,10 +476,20 @@ def fork_child_writes_its_own_profile():
 def profile_file_format():
     with tempfile.TemporaryDirectory() as out:
         profile("threads", out, ["1"], mean=4096)
+        dumps = dump_dirs(out)
+        for d in (d for by_n in dumps.values() for d in by_n.values()):
+            mode = os.stat(d).st_mode & 0o777
+            check(mode == 0o700, f"mode of {d}", "0700", oct(mode))
         for path, (h, s) in profiles(out).items():
             name = os.path.basename(path)
-            check(name == f"mprof.{h['pid']}.{h['tid']}.heap", "file name",
-                  f"mprof.{h['pid']}.{h['tid']}.heap", name)
+            want = (f"mprof.{h['pid']}.{h['tid']}.heap"
+                    if h["kind"] == "thread" else "mprof.exited.heap")
+            check(name == want, "file name", want, name)
+            check(h["dump"] == "1" and h["reason"] == "exit", "dump, reason",
+                  "1 exit", (h["dump"], h["reason"]))
+            check(os.path.basename(os.path.dirname(path))
+                  == f"mprof.{h['pid']}.1", "dump directory",
+                  f"mprof.{h['pid']}.1", path)
             check(h["exe"] == os.path.join(BIN, "threads"), "exe",
                   os.path.join(BIN, "threads"), h["exe"])
             st = os.stat(path)
@@ -459,7 +498,7 @@ def profile_file_format():
             check(st.st_uid == os.getuid(), f"owner of {name}", os.getuid(),
                   st.st_uid)
             maps_name, snapshot = h["maps"].split()
-            with open(os.path.join(out, maps_name)) as f:
+            with open(os.path.join(os.path.dirname(path), maps_name)) as f:
                 text = f.read()
             check(text.startswith(f"malloc-profile-maps 1\npid {h['pid']}\n"),
                   "maps header", "malloc-profile-maps 1", text[:40])
@@ -472,13 +511,14 @@ def profile_file_format():
 @test
 def existing_names_and_symlinks_are_not_followed():
     # The shell plants, under the names its own pid will use once it
-    # execs the program, a symlink and a file; the profiler must leave
-    # both alone and write under the next free names.
+    # execs the program, symlinks where the first dump and the hidden
+    # directory of the second would go, and a file as the maps; the
+    # profiler must leave them alone and write under the next free names.
     with tempfile.TemporaryDirectory() as out:
         target = os.path.join(out, "target")
-        with open(target, "w") as f:
-            f.write("precious\n")
-        script = (f'ln -s {target} {out}/mprof.$$.$$.heap && '
+        os.mkdir(target)
+        script = (f'ln -s {target} {out}/mprof.$$.1 && '
+                  f'ln -s {target} {out}/.mprof.$$.2.tmp && '
                   f'echo planted > {out}/mprof.$$.maps && '
                   f'exec {LOADER} --library-path {LIB} {BIN}/threads 0')
         env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
@@ -486,21 +526,21 @@ def existing_names_and_symlinks_are_not_followed():
         p = subprocess.run(["sh", "-c", script], env=env, timeout=60,
                            capture_output=True, text=True)
         check(p.returncode == 0, "exit status", 0, p.stderr)
-        with open(target) as f:
-            check(f.read() == "precious\n", "symlink target", "untouched",
-                  "overwritten")
+        check(os.listdir(target) == [], "symlink target", "untouched",
+              os.listdir(target))
         names = sorted(os.listdir(out))
-        (h, _), = profiles(out).values()
-        pid = h["pid"]
+        pid = int(names[0].split(".")[2])
         with open(os.path.join(out, f"mprof.{pid}.maps")) as f:
             check(f.read() == "planted\n", "planted file", "untouched",
                   "overwritten")
-        expected = sorted([f"mprof.{pid}.{pid}.heap", f"mprof.{pid}.maps",
-                           f"mprof.{pid}.{pid}.1.heap", f"mprof.{pid}.1.maps",
-                           "target"])
+        expected = sorted([f".mprof.{pid}.2.tmp", f"mprof.{pid}.1",
+                           f"mprof.{pid}.3", f"mprof.{pid}.maps",
+                           f"mprof.{pid}.1.maps", "target"])
         check(names == expected, "files", expected, names)
+        (h, _), = profiles(out).values()
         check(h["maps"] == f"mprof.{pid}.1.maps 1", "maps reference",
               f"mprof.{pid}.1.maps 1", h["maps"])
+        check(h["dump"] == "3", "dump number", 3, h["dump"])
 
 
 @test
@@ -538,7 +578,8 @@ def setuid_programs_ignore_and_erase_the_variables():
         check(len(profiles(out)) == 1, "profiles of the plain run", 1,
               len(profiles(out)))
         for f in os.listdir(out):
-            os.unlink(os.path.join(out, f))
+            path = os.path.join(out, f)
+            (shutil.rmtree if os.path.isdir(path) else os.unlink)(path)
         # Setuid to another user: AT_SECURE.
         os.chown(exe, nobody.pw_uid, nobody.pw_gid)
         os.chmod(exe, 0o4755)
@@ -610,8 +651,11 @@ def bad_values_warn_and_fall_back():
             if var == "GLIBC_MALLOC_PROFILE":
                 check(found == {}, f"{var}={shown}: profiles", 0, len(found))
                 continue
-            check(len(found) == 2, f"{var}={shown}: profiles in {where}", 2,
-                  len(found))
+            # At the default mean, the threads may take no sample, and
+            # leave an empty dump.
+            dumps = dump_dirs(where)
+            check(len(dumps) == 1, f"{var}={shown}: dumps in {where}",
+                  "one process's", dumps)
             if var == "GLIBC_MALLOC_PROFILE_BYTES":
                 for h, _ in found.values():
                     check(h["mean"] == str(DEFAULT_MEAN), "mean",
@@ -853,7 +897,8 @@ def dwarf_unwinding_survives_dlopen_churn():
             profile("dlopen", out, [lib, "2000"], mean=64,
                     env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
         found = complete_profiles(out)
-        check(len(found) == 9, "profiles", 9, len(found))
+        # Each run: the main thread and the exited table.
+        check(len(found) == 6, "profiles", 6, len(found))
         deep = [st for h, smp in found.values() for _, _, st, _ in smp
                 if len(st) > 2]
         check(deep, "samples with stacks deeper than 2", "some", 0)
@@ -909,7 +954,8 @@ def no_drops(by_pid):
 @test
 def stress_ten_thousand_short_lived_threads():
     with tempfile.TemporaryDirectory() as out:
-        stress_one_process("many", out, 1024, 10001)
+        # The main thread and the exited table: no file per thread.
+        stress_one_process("many", out, 1024, 2)
         # Thread stacks come and go; only file mappings make a snapshot.
         (maps,) = [f for f in os.listdir(out) if f.endswith(".maps")]
         with open(os.path.join(out, maps)) as f:
@@ -920,7 +966,7 @@ def stress_ten_thousand_short_lived_threads():
 @test
 def stress_thirty_two_threads_at_once():
     with tempfile.TemporaryDirectory() as out:
-        stress_one_process("wide", out, 256, 33)
+        stress_one_process("wide", out, 256, 2)
 
 
 @test
@@ -930,15 +976,15 @@ def stress_fork_while_threads_allocate():
         check(len(by_pid) == 41, "processes", "1 + 20 children + 20 "
               "grandchildren", len(by_pid))
         sizes = sorted(len(hs) for hs in by_pid.values())
-        check(sizes == [1] * 40 + [5], "profiles per process",
-              "1 per child, 5 for the parent", sizes)
+        check(sizes == [1] * 40 + [2], "profiles per process",
+              "1 per child, main and exited threads for the parent", sizes)
         no_drops(by_pid)
 
 
 @test
 def stress_signals_interrupt_allocation_and_writes():
     with tempfile.TemporaryDirectory() as out:
-        stress_one_process("signal", out, 64, 5)
+        stress_one_process("signal", out, 64, 2)
 
 
 @test
@@ -957,10 +1003,10 @@ def stress_sampled_blocks_freed_by_other_threads():
             by_pid[h["pid"]].append(h)
             if h["tid"] != h["pid"]:
                 live = sum(lv for _, _, _, lv in samples)
-                check(live == 0, f"thread {h['tid']}: live samples", 0,
+                check(live == 0, "live samples of the exited threads", 0,
                       live)
-        # main and the producers; the consumers only free.
-        check(len(by_pid[h["pid"]]) == 3, "profiles", 3,
+        # main, and the producers in the exited table.
+        check(len(by_pid[h["pid"]]) == 2, "profiles", 2,
               len(by_pid[h["pid"]]))
         no_drops(by_pid)
 
@@ -981,7 +1027,8 @@ def unloaded_library_keeps_its_samples_and_mapping():
             tempfile.TemporaryDirectory() as rep:
         profile("dlopen", out, [lib], mean=4096)
         found = complete_profiles(out)
-        check(len(found) == 3, "profiles", 3, len(found))
+        # The main thread and the exited threads.
+        check(len(found) == 2, "profiles", 2, len(found))
         path = os.path.join(rep, "r.json")
         p = mprof("report", out, "--format", "json", "-o", path)
         check(p.returncode == 0, "report", "status 0", p.stderr)
@@ -1197,6 +1244,8 @@ def mprof_report_rejects_bad_input_in_one_line():
         good = os.path.join(tmp, "good")
         os.mkdir(good)
         profile("threads", good, ["0"], mean=4096)
+        (good,) = [d for by_n in dump_dirs(good).values()
+                   for d in by_n.values()]
         (heap,) = [n for n in os.listdir(good) if n.endswith(".heap")]
         with open(os.path.join(good, heap)) as fh:
             text = fh.read()
@@ -1216,10 +1265,10 @@ def mprof_report_rejects_bad_input_in_one_line():
             "missing": (None, ""),
             "empty": ({}, ""),
             "truncated": ({heap: text[:len(text) // 2]}, ""),
-            "version": ({heap: text.replace("malloc-profile 2",
+            "version": ({heap: text.replace("malloc-profile 3",
                                             "malloc-profile 99", 1)},
                         "version"),
-            "version 1": ({heap: text.replace("malloc-profile 2",
+            "version 1": ({heap: text.replace("malloc-profile 3",
                                               "malloc-profile 1", 1)},
                           "version 1"),
             "corrupt": ({heap: text.replace("\nend\n",
@@ -1269,7 +1318,7 @@ HANDMADE = {
 }
 
 
-def write_handmade(out, version=2, live=True):
+def write_handmade(out, version=3, live=True):
     """HANDMADE's profiles in OUT, without maps: the reports show each
     PC as it is.  LIVE false: nothing was still allocated."""
     for tid, keys in HANDMADE.items():
@@ -1521,7 +1570,10 @@ def mutate_profiles(pkg):
     rng = random.Random(5)
     with tempfile.TemporaryDirectory() as good, \
             tempfile.TemporaryDirectory() as d:
-        profile("threads", good, ["1"], mean=4096)
+        profile("threads", good, ["1"], mean=4096,
+                env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
+        (good,) = [d for by_n in dump_dirs(good).values()
+                   for d in by_n.values()]
         originals = {n: open(os.path.join(good, n), "rb").read()
                      for n in os.listdir(good)}
         # The profile as written reads in every format and sample type;
