@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -65,6 +66,7 @@ VARIANTS = {
 VARIANTS["entry_points-fp"] = ("entry_points.c", ["-fno-omit-frame-pointer"])
 # bench/prodcons.c: threads that free the blocks others allocate.
 VARIANTS["prodcons"] = (os.path.join("..", "bench", "prodcons.c"), [])
+VARIANTS["threads_bench"] = (os.path.join("..", "bench", "threads.c"), [])
 
 
 def build_programs():
@@ -1009,6 +1011,344 @@ def stress_sampled_blocks_freed_by_other_threads():
         check(len(by_pid[h["pid"]]) == 2, "profiles", 2,
               len(by_pid[h["pid"]]))
         no_drops(by_pid)
+
+
+# Dumps of a running process.
+
+def start(prog, args, out, mean, env=None):
+    """PROG (in tests/bin) started under the loader with profiling on,
+    its input a pipe, once it printed "ready": (Popen, the lines before
+    "ready").  Killed after 300 s."""
+    e = {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out,
+         "GLIBC_MALLOC_PROFILE_BYTES": str(mean), **(env or {})}
+    p = subprocess.Popen([LOADER, "--library-path", LIB,
+                          os.path.join(BIN, prog), *args], env=clean_env(e),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(300, p.kill)
+    timer.daemon = True
+    timer.start()
+    return p, until_ready(p)
+
+
+def until_ready(p):
+    lines = []
+    for line in p.stdout:
+        if line == "ready\n":
+            return "".join(lines)
+        lines.append(line)
+    raise Failure(f"exited before it was ready: {p.stderr.read()}")
+
+
+def timed_dump(pid, out=None):
+    """mprof dump of PID, through the package; (its directory, seconds)."""
+    pkg = mprof_package()
+    t = time.monotonic()
+    where = pkg.live.dump(pid, out)
+    return where, time.monotonic() - t
+
+
+def dump_matches_truth(where, stdout, mean, what):
+    """The dump in WHERE holds, per site tests/idle reported in STDOUT,
+    the bytes in use within SIGMAS sd, exactly none where it freed all,
+    and consistent counters.  Returns its profiles."""
+    found = {}
+    for d in (d for by_n in dump_dirs(where).values()
+              for d in by_n.values()):
+        for n in os.listdir(d):
+            if n.endswith(".heap"):
+                found[n] = read_profile(os.path.join(d, n))
+    kinds = sorted(h["kind"] for h, _ in found.values())
+    check(kinds == ["exited", "thread", "thread"], f"{what}: profiles",
+          "main, the waiting thread, the exited threads", kinds)
+    samples = []
+    for name, (h, s) in found.items():
+        check(h["reason"] == "request", f"{what}: {name}: reason", "request",
+              h["reason"])
+        check(int(h["taken"]) == int(h["recorded"]) + int(h["dropped"]),
+              f"{what}: {name}: taken = recorded + dropped", h["taken"], h)
+        check(int(h["recorded"]) == sum(c for c, _, _, _ in s),
+              f"{what}: {name}: recorded = sum of counts", h["recorded"], s)
+        samples += s
+    for name, (lo, hi, (n, live, size)) in sites(
+            stdout, os.path.join(BIN, "idle")).items():
+        mine = at(samples, (lo, hi))
+        _, est = in_use(mine, mean)
+        true = int(live) * int(size)
+        b = bound(int(live), int(size), mean)
+        check(abs(est - true) <= b, f"{what}: {name} in-use bytes (bound "
+              f"{b:.0f})", true, round(est))
+        if live == "0":
+            check(all(lv == 0 for _, _, _, lv in mine),
+                  f"{what}: {name} live samples", 0, mine)
+    return found
+
+
+@test
+def dump_of_a_process_idle_in_read():
+    """mprof dump of a process blocked in read: in a new directory, every
+    running thread's profile and the exited threads', in use within
+    SIGMAS sd of what each site holds (exactly 0 where it freed all),
+    within a second; the process then reads on and exits normally, and
+    a second dump, into its own directory, is numbered after the first
+    and before the one made at exit."""
+    mean = 16384
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        p, stdout = start("idle", ["read"], out, mean)
+        try:
+            where = os.path.join(tmp, "dump")
+            _, seconds = timed_dump(p.pid, where)
+            check(seconds < 1, "time to dump", "under 1 s", seconds)
+            dump_matches_truth(where, stdout, mean, "idle in read")
+            r = mprof("report", where, "--format", "json")
+            check(r.returncode == 0, "mprof report of the dump", 0, r.stderr)
+            r = mprof("dump", str(p.pid))
+            check(r.returncode == 0, "mprof dump PID", 0, r.stderr)
+            rest, err = p.communicate("", timeout=60)
+        finally:
+            p.kill()
+        check(p.returncode == 0 and rest == "done\n" and err == "",
+              "the program after the dumps", "done, status 0",
+              (p.returncode, rest, err))
+        dumps = dump_dirs(out)[p.pid]
+        reasons = {n: read_profile(os.path.join(d, f))[0]["reason"]
+                   for n, d in dumps.items() for f in os.listdir(d)
+                   if f.endswith(".heap")}
+        check(reasons == {1: "request", 2: "exit"}, "dumps in the process's"
+              " directory", {1: "request", 2: "exit"}, reasons)
+
+
+@test
+def dump_of_a_deadlocked_process():
+    """The same of a process whose threads all wait for good on a mutex."""
+    mean = 16384
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        p, stdout = start("idle", ["mutex"], out, mean)
+        try:
+            where = os.path.join(tmp, "dump")
+            _, seconds = timed_dump(p.pid, where)
+            check(seconds < 1, "time to dump", "under 1 s", seconds)
+            dump_matches_truth(where, stdout, mean, "deadlocked")
+            check(p.poll() is None, "the program", "still waiting",
+                  p.returncode)
+        finally:
+            p.kill()
+            p.wait()
+
+
+@test
+def dumps_while_threads_allocate_are_consistent():
+    """Dumps of 8 threads allocating at a mean of 64 bytes while short
+    threads come and go: in every file taken = recorded + dropped and
+    recorded is the sum of its counts, no key twice, and from one dump
+    to the next no key's count and no process total goes down, which a
+    thread counted both as running and as exited would make it do."""
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        p, _ = start("busy", ["3"], out, 64)
+        totals = []
+        try:
+            for i in range(6):
+                where = os.path.join(tmp, str(i))
+                _, seconds = timed_dump(p.pid, where)
+                check(seconds < 1, f"dump {i}: time", "under 1 s", seconds)
+                keys, taken = defaultdict(int), 0
+                for path, (h, s) in profiles(where).items():
+                    check(int(h["taken"])
+                          == int(h["recorded"]) + int(h["dropped"]),
+                          f"dump {i}: {path}: taken = recorded + dropped",
+                          h["taken"], h)
+                    check(int(h["recorded"]) == sum(c for c, _, _, _ in s),
+                          f"dump {i}: {path}: recorded = sum of counts",
+                          h["recorded"], sum(c for c, _, _, _ in s))
+                    mine = {(size, st) for _, size, st, _ in s}
+                    check(len(mine) == len(s), f"dump {i}: {path}: keys",
+                          "each once", len(s) - len(mine))
+                    for c, size, st, _ in s:
+                        keys[size, st] += c
+                    taken += int(h["taken"])
+                totals.append((taken, keys))
+                time.sleep(0.3)
+            p.stdin.close()
+            p.wait(timeout=60)
+        finally:
+            p.kill()
+        check(p.returncode == 0, "exit status", 0, p.stderr.read())
+        final = complete_profiles(out)
+        totals.append((sum(int(h["taken"]) for h, _ in final.values()),
+                       defaultdict(int)))
+        for h, s in final.values():
+            for c, size, st, _ in s:
+                totals[-1][1][size, st] += c
+        for i in range(1, len(totals)):
+            (t0, k0), (t1, k1) = totals[i - 1], totals[i]
+            check(t0 <= t1, f"samples taken, dump {i - 1} to {i}",
+                  "not fewer", (t0, t1))
+            fewer = [k for k in k0 if k1.get(k, 0) < k0[k]]
+            check(fewer == [], f"keys counted less in dump {i} than "
+                  f"{i - 1}", [], fewer[:3])
+        check(totals[-2][0] > 1000, "samples in the last dump", "> 1000",
+              totals[-2][0])
+
+
+@test
+def interval_and_peak_dumps():
+    """GLIBC_MALLOC_PROFILE_INTERVAL of 4 MiB on a program that allocates
+    40 MiB: about ten numbered dumps, then the one at exit; with
+    GLIBC_MALLOC_PROFILE_PEAK, each holds the in-use profile of the
+    peak, taken again whenever the heap grew by a tenth: the 32 MiB
+    site_peak held (less at most a tenth), not what came after."""
+    mean = 16384
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("peak", out, mean=mean, env={
+            "GLIBC_MALLOC_PROFILE_INTERVAL": str(4 << 20),
+            "GLIBC_MALLOC_PROFILE_PEAK": "1"})
+        found = sites(p.stdout, os.path.join(BIN, "peak"))
+        (dumps,) = dump_dirs(out).values()
+        numbers = sorted(dumps)
+        check(numbers == list(range(1, len(numbers) + 1)), "dump numbers",
+              "1, 2, ...", numbers)
+        check(8 <= len(numbers) - 1 <= 12, "interval dumps", "about 10",
+              len(numbers) - 1)
+        heads = [read_profile(os.path.join(dumps[n], "mprof.peak.heap"))[0]
+                 for n in numbers]
+        reasons = [h["reason"] for h in heads]
+        want = ["interval"] * (len(numbers) - 1) + ["exit"]
+        check(reasons == want, "reasons", want, reasons)
+        times = [float(h["time"]) for h in heads]
+        check(times == sorted(times), "times", "in order", times)
+        (h, samples), = profiles(out, peak=True).values()
+        rng, (n, live, size) = found["site_peak"][:2], found["site_peak"][2]
+        true, b = int(live) * int(size), bound(int(live), int(size), mean)
+        _, est = in_use(at(samples, rng), mean)
+        check(true / 1.1 - b <= est <= true + b, f"site_peak at the peak "
+              f"(bound {b:.0f})", f"{true / 1.1:.0f} to {true}", round(est))
+        after = at(samples, found["site_after"][:2])
+        check(after == [], "site_after at the peak", "nothing", after)
+        check(true / 1.1 - b <= int(h["peak-bytes"]) <= true + b,
+              "peak-bytes", f"{true / 1.1:.0f} to {true}", h["peak-bytes"])
+        r = mprof("report", "--peak", out)
+        check(r.returncode == 0 and "site_peak" in r.stdout
+              and "site_after" not in r.stdout, "mprof report --peak",
+              "site_peak only", r.stdout[:600] + r.stderr)
+
+
+@test
+def hundred_thousand_short_threads_leave_bounded_files():
+    """100,000 threads, 8 at a time, each making one 64-byte request, at
+    a mean of 64 bytes: the profile directory holds the maps and one
+    dump of two files, and every sample is kept: none dropped, and the
+    requests estimated within SIGMAS sd of 100,000."""
+    mean, n = 64, 100000
+    with tempfile.TemporaryDirectory() as out:
+        run(os.path.join(BIN, "threads_bench"), [str(n)], {
+            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out,
+            "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+        (pid, dumps), = dump_dirs(out).items()
+        names = sorted(os.listdir(out))
+        check(names == [f"mprof.{pid}.1", f"mprof.{pid}.maps"],
+              "files in the profile directory", "one dump and the maps",
+              names)
+        inside = sorted(os.listdir(dumps[1]))
+        check(len(inside) <= 3, "files in the dump", "at most 3", inside)
+        found = complete_profiles(out)
+        no_drops({pid: [h for h, _ in found.values()]})
+        samples = [smp for h, s in found.values() for smp in s
+                   if h["kind"] == "exited" and smp[1] == 64]
+        est, _ = estimate(samples, mean)
+        b = bound(n, 64, mean) / 64
+        check(abs(est - n) <= b, f"64-byte requests (bound {b:.0f})", n,
+              round(est))
+
+
+@test
+def diff_and_plot_of_a_series():
+    """Three dumps of tests/idle, which adds 1000 blocks of 4 KiB at
+    site_grow between them: --diff 1 3 shows site_grow grown by 8 MiB
+    (within SIGMAS sd) and site_keep by exactly nothing, in text, json,
+    folded and pprof (whose total is what go tool pprof -diff_base
+    computes from the two dumps' own profiles); mprof plot draws the
+    series with both sites in its legend."""
+    mean = 16384
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        p, stdout = start("idle", ["read"], out, mean)
+        try:
+            for i in range(3):
+                timed_dump(p.pid)
+                if i < 2:
+                    p.stdin.write("more\n")
+                    p.stdin.flush()
+                    stdout = until_ready(p)
+            p.stdin.close()
+            p.wait(timeout=60)
+        finally:
+            p.kill()
+        found = sites(stdout, os.path.join(BIN, "idle"))
+        path = os.path.join(tmp, "d.json")
+        r = mprof("report", out, "--diff", "1", "3", "--format", "json",
+                  "-o", path)
+        check(r.returncode == 0, "report --diff", 0, r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+        grow = sum(s["estimated_inuse_bytes"] for s in doc["samples"]
+                   if s["functions"][0] == "site_grow")
+        b = bound(2000, 4096, mean)
+        check(abs(grow - 2000 * 4096) <= b, f"site_grow growth (bound "
+              f"{b:.0f})", 2000 * 4096, round(grow))
+        keep = [s for s in doc["samples"]
+                if s["functions"][0] in ("site_keep", "site_waiting")]
+        check(keep == [], "keys of the sites that did not change", [],
+              keep[:2])
+        r = mprof("report", out, "--diff", "1", "3")
+        check(r.returncode == 0 and "growth from dump 1 to dump 3"
+              in r.stdout and "site_grow" in r.stdout, "text --diff",
+              "growth from dump 1 to dump 3 ... site_grow", r.stdout[:400])
+        r = mprof("report", out, "--diff", "1", "3", "--format", "folded")
+        leaves = [line.split(";")[-1].split()[0]
+                  for line in r.stdout.splitlines()]
+        check("site_grow" in leaves and "site_keep" not in leaves,
+              "folded --diff", "site_grow, not site_keep", r.stdout)
+        pb = {}
+        for name, extra in (("a", ["--dump", "1"]), ("b", ["--dump", "3"]),
+                            ("d", ["--diff", "1", "3"])):
+            pb[name] = os.path.join(tmp, name + ".pb.gz")
+            r = mprof("report", out, *extra, "--format", "pprof", "-o",
+                      pb[name])
+            check(r.returncode == 0, f"pprof {extra}", 0, r.stderr)
+
+        def total(*args):
+            """What go tool pprof's nodes add up to: with -diff_base, the
+            change (its "total" is the base's)."""
+            r = subprocess.run(["go", "tool", "pprof", "-top",
+                                "-nodefraction=0",
+                                "-sample_index=inuse_space", *args],
+                               capture_output=True, text=True)
+            m = re.search(r"accounting for (-?[\d.]+)(\w*)", r.stdout)
+            check(m, f"go tool pprof {args}", "a total", r.stdout + r.stderr)
+            return m.groups()
+        base = total("-diff_base", pb["a"], pb["b"])
+        check(total(pb["d"]) == base, "pprof --diff total",
+              f"as -diff_base: {base}", total(pb["d"]))
+        svg = os.path.join(tmp, "heap.svg")
+        r = mprof("plot", out, "-o", svg)
+        check(r.returncode == 0, "mprof plot", 0, r.stderr)
+        import xml.etree.ElementTree as ET
+        root = ET.parse(svg).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        legend = [t.text for t in root.iter(ns + "text")]
+        areas = list(root.iter(ns + "polygon"))
+        check(any("site_grow" in (t or "") for t in legend)
+              and any("site_keep" in (t or "") for t in legend),
+              "plot legend", "site_grow and site_keep", legend)
+        check(len(areas) >= 2, "plot areas", ">= 2", len(areas))
+        if shutil.which("rsvg-convert"):
+            r = subprocess.run(["rsvg-convert", svg, "-o",
+                                os.path.join(tmp, "heap.png")],
+                               capture_output=True, text=True)
+            check(r.returncode == 0, "rsvg-convert of the plot", 0, r.stderr)
 
 
 @test

@@ -24,14 +24,16 @@ import time
 from .profile import FORMAT_VERSION, MAPS_VERSION, BadInput, list_dumps
 
 SYMBOL = b"__malloc_prof_root"
-ROOT = struct.Struct("<16sII6QQIIIIQQQ15H")
+ROOT = struct.Struct("<16sII6QQIIIIQQQQ19H")
 MAGIC = b"malloc-profile\0\0"
 ROOT_VERSION = 1
 LAYOUT = ("thread_size", "next", "state", "seq", "tid", "entries", "taken",
           "recorded", "dropped", "entry_size", "live", "count", "size",
-          "frames", "nframes")
+          "frames", "nframes", "frame_store", "folded", "nfolds",
+          "folded_at")
 MAX_SEGMENTS = 24
-FIRST_ENTRIES = 256
+FIRST_ENTRIES = 64
+FIRST_FRAMES = 512
 LIVE, RETIRED = 1, 2
 # How long a copy is retried while the process changes its tables.
 PATIENCE = 0.8
@@ -150,106 +152,188 @@ class Table:
         self.entries = entries          # [[count, live, size, frames]]
 
 
+def read_store(mem, raw, offset, first, elem):
+    """The segments of the store at OFFSET of the structure RAW, read
+    whole: [(address, bytes)]."""
+    seg = struct.unpack_from(f"<{MAX_SEGMENTS}QQQ", raw, offset)
+    nseg, used = seg[MAX_SEGMENTS], seg[MAX_SEGMENTS + 1]
+    if nseg > MAX_SEGMENTS:
+        raise Changed
+    return [(seg[i], mem.read(seg[i], (used if i + 1 == nseg
+                                       else first << i) * elem))
+            for i in range(nseg)]
+
+
+def entry_format(L):
+    """A struct format for one entry: count, live, size, frames,
+    nframes, at their offsets."""
+    names = ("count", "live", "size", "frames", "nframes", "folded")
+    fields = sorted((L[f], f) for f in names)
+    fmt, at = "<", 0
+    for off, f in fields:
+        fmt += "x" * (off - at) + ("I" if f == "nframes" else "Q")
+        at = off + (4 if f == "nframes" else 8)
+    fmt += "x" * (L["entry_size"] - at)
+    order = [f for _, f in fields]
+    return struct.Struct(fmt), [order.index(f) for f in names]
+
+
+def parse_table(mem, addr, raw, segments, frames, L):
+    fmt, (ci, li, si, fi, ni, xi) = entry_format(L)
+    entries = []
+    for seg, data in segments:
+        for k, e in enumerate(fmt.iter_unpack(data)):
+            where, n = e[fi], e[ni]
+            if n > 1024:
+                raise Changed
+            if not frames:
+                # A retired thread's: its keys are in the exited table.
+                entries.append([e[ci], e[li], e[si], (), seg + k * fmt.size,
+                                e[xi]])
+                continue
+            for start, block in frames:
+                if start <= where and where + 8 * n <= start + len(block):
+                    pcs = struct.unpack_from(f"<{n}Q", block, where - start)
+                    break
+            else:
+                # Made after the store was read.
+                pcs = struct.unpack(f"<{n}Q", mem.read(where, 8 * n))
+            # And where it is, and for a retired thread, where its key
+            # is in the exited table.
+            entries.append([e[ci], e[li], e[si], pcs, seg + k * fmt.size,
+                            e[xi]])
+    t = Table(addr, *(struct.unpack_from("<i", raw, L[f])[0]
+                      for f in ("tid", "state")),
+              *(struct.unpack_from("<Q", raw, L[f])[0]
+                for f in ("taken", "recorded", "dropped")),
+              entries)
+    t.next, t.nfolds, t.folded_at = (struct.unpack_from("<Q", raw, L[f])[0]
+                                     for f in ("next", "nfolds", "folded_at"))
+    return t
+
+
 def read_table(mem, addr, L):
-    """A copy of the table at ADDR, consistent if its owner's sequence
-    number did not change while it was read."""
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        seq = mem.u(addr + L["seq"], "<I")
-        if seq & 1 and time.monotonic() < deadline:
+    """A copy of the table at ADDR, read again while its owner's
+    sequence number changes under it.  A thread that samples all the
+    time (at a mean of a few bytes) may never hold still for that: its
+    last copy has each count as it was at some moment of the copy,
+    recorded their sum and taken that and dropped, as the profiler
+    itself writes such a thread."""
+    for tries in range(20):
+        raw = mem.read(addr, L["thread_size"])
+        seq, = struct.unpack_from("<I", raw, L["seq"])
+        if seq & 1 and tries < 19:
             time.sleep(0.0001)
             continue
-        raw = mem.read(addr, L["thread_size"])
-        seg = struct.unpack_from(f"<{MAX_SEGMENTS}QQQ", raw, L["entries"])
-        nseg, used = seg[MAX_SEGMENTS], seg[MAX_SEGMENTS + 1]
-        if nseg > MAX_SEGMENTS:
-            raise Changed
-        entries = []
-        size = L["entry_size"]
-        for i in range(nseg):
-            n = used if i + 1 == nseg else FIRST_ENTRIES << i
-            data = mem.read(seg[i], n * size) if n else b""
-            for k in range(n):
-                e = k * size
-                count, live, bytes_, frames = (
-                    struct.unpack_from("<Q", data, e + L[f])[0]
-                    for f in ("count", "live", "size", "frames"))
-                nframes, = struct.unpack_from("<I", data, e + L["nframes"])
-                if nframes > 1024:
-                    raise Changed
-                pcs = struct.unpack(f"<{nframes}Q",
-                                    mem.read(frames, 8 * nframes))
-                entries.append([count, live, bytes_, pcs])
-        t = Table(addr, *(struct.unpack_from("<i", raw, L[f])[0]
-                          for f in ("tid", "state")),
-                  *(struct.unpack_from("<Q", raw, L[f])[0]
-                    for f in ("taken", "recorded", "dropped")),
-                  entries)
-        t.next, = struct.unpack_from("<Q", raw, L["next"])
-        if mem.u(addr + L["seq"], "<I") == seq or time.monotonic() > deadline:
-            return t
+        segments = read_store(mem, raw, L["entries"], FIRST_ENTRIES,
+                              L["entry_size"])
+        frames = read_store(mem, raw, L["frame_store"], FIRST_FRAMES, 8)
+        if not seq & 1 and mem.u(addr + L["seq"], "<I") == seq:
+            return parse_table(mem, addr, raw, segments, frames, L)
+    t = parse_table(mem, addr, raw, segments, frames, L)
+    t.recorded = sum(e[0] for e in t.entries)
+    t.taken = t.recorded + t.dropped
+    return t
+
+
+def read_root(mem, addr, pid):
+    try:
+        raw = mem.read(addr, ROOT.size)
+    except Changed:
+        raise BadInput(f"cannot read the profiler's root in process {pid}")
+    fields = ROOT.unpack(raw)
+    names = ("magic", "version", "gen", "threads", "exited", "peak", "dir",
+             "exe", "maps_name", "mean", "depth", "unwind", "enabled", "pid",
+             "dumps", "peak_time", "peak_bytes", "folds")
+    root = dict(zip(names, fields))
+    root["layout"] = dict(zip(LAYOUT, fields[len(names):]))
+    if root["magic"] != MAGIC or root["version"] != ROOT_VERSION:
+        raise BadInput(f"process {pid}: profiler root of an unknown version "
+                       f"{root['version']}; this mprof reads {ROOT_VERSION}")
+    if not root["enabled"]:
+        raise BadInput(f"process {pid} does not profile: it was not started "
+                       "with GLIBC_MALLOC_PROFILE=1, or has not allocated yet")
+    return root
 
 
 def snapshot(pid):
-    """Everything a dump holds, read consistently."""
+    """Everything a dump holds, read consistently.  The running threads'
+    tables are copied first, then the exited table with the peak, while
+    no thread folds into it (the root's generation is even and stays
+    so); then each thread's fold count is read again: a table folded
+    since it was copied is dropped if its fold is in the copy of the
+    exited table, and kept if it is not, so that no count is in both or
+    in neither."""
     maps = read_maps(pid)
-    root_addr = find_root(pid, maps)
+    addr = find_root(pid, maps)
     mem = Memory(pid)
     deadline = time.monotonic() + PATIENCE
     while True:
         try:
-            raw = mem.read(root_addr, ROOT.size)
-        except Changed:
-            raise BadInput(f"cannot read the profiler's root in process {pid}")
-        (magic, version, gen, threads, exited, peak, dir_, exe, maps_name,
-         mean, depth, unwind, enabled, rpid, dumps, peak_time, peak_bytes,
-         *layout) = ROOT.unpack(raw)
-        if magic != MAGIC or version != ROOT_VERSION:
-            raise BadInput(f"process {pid}: profiler root of an unknown "
-                           f"version {version}; this mprof reads "
-                           f"{ROOT_VERSION}")
-        if not enabled:
-            raise BadInput(f"process {pid} does not profile: it was not "
-                           "started with GLIBC_MALLOC_PROFILE=1, or has not "
-                           "allocated yet")
-        if gen & 1 and time.monotonic() < deadline:
-            time.sleep(0.0001)
-            continue
-        L = dict(zip(LAYOUT, layout))
-        try:
-            tables, addr = [], threads
-            while addr and len(tables) < 1 << 20:
-                t = read_table(mem, addr, L)
-                if t.state in (LIVE, RETIRED):
-                    tables.append(t)
-                addr = t.next
-            x = read_table(mem, exited, L)
-            pk = read_table(mem, peak, L) if peak_time else None
-            info = dict(dir=mem.string(dir_), exe=mem.string(exe),
-                        maps_name=mem.string(maps_name))
+            return snapshot_once(mem, addr, pid, maps)
         except Changed:
             if time.monotonic() > deadline:
                 raise BadInput(f"process {pid} changed its tables for "
                                f"{PATIENCE} s on end: try again")
+
+
+def snapshot_once(mem, addr, pid, maps):
+    root = read_root(mem, addr, pid)
+    L = root["layout"]
+    running, structs, at = [], [], root["threads"]
+    while at and len(structs) < 1 << 20:
+        structs.append(at)
+        raw = mem.read(at, L["thread_size"])
+        state, = struct.unpack_from("<i", raw, L["state"])
+        if state == LIVE:
+            running.append(read_table(mem, at, L))
+        at, = struct.unpack_from("<Q", raw, L["next"])
+    for _ in range(1000):
+        gen = mem.u(addr + 20, "<I")
+        if gen & 1:
             continue
-        if mem.u(root_addr + 20, "<I") != gen:
-            if time.monotonic() < deadline:
-                continue
-        break
+        exited = read_table(mem, root["exited"], L)
+        root = read_root(mem, addr, pid)
+        peak = (read_table(mem, root["peak"], L) if root["peak_time"]
+                else None)
+        if mem.u(addr + 20, "<I") == gen:
+            break
+    else:
+        raise Changed
+    folds = root["folds"]
+    kept = []
+    for t in running:
+        raw = mem.read(t.addr, L["thread_size"])
+        nfolds, folded_at = (struct.unpack_from("<Q", raw, L[f])[0]
+                             for f in ("nfolds", "folded_at"))
+        if nfolds == t.nfolds or (nfolds == t.nfolds + 1
+                                  and folded_at > folds):
+            kept.append(t)
+        elif folded_at > folds:
+            # Folded more than once since: which fold held these counts
+            # is unknown.
+            raise Changed
     # The in-use count of the exited threads' keys is kept by the
-    # entries of those that left blocks behind.
+    # entries of those that left blocks behind and were folded into
+    # this copy of the exited table.
     live = {}
-    for t in tables:
-        if t.state == RETIRED:
-            for count, n, size, pcs in t.entries:
-                live[size, pcs] = live.get((size, pcs), 0) + n
-    for e in x.entries:
-        e[1] = live.get((e[2], e[3]), 0)
-    return dict(info, pid=rpid, mean=mean, depth=depth,
-                unwind="dwarf" if unwind == 1 else "fp", dumps=dumps,
-                peak_time=peak_time, peak_bytes=peak_bytes, maps=maps,
-                threads=[t for t in tables if t.state == LIVE], exited=x,
-                peak=pk)
+    for at in structs:
+        raw = mem.read(at, L["thread_size"])
+        state, = struct.unpack_from("<i", raw, L["state"])
+        folded_at, = struct.unpack_from("<Q", raw, L["folded_at"])
+        if state != RETIRED or folded_at > folds:
+            continue
+        for e in read_table(mem, at, L).entries:
+            live[e[5]] = live.get(e[5], 0) + e[1]
+    for e in exited.entries:
+        e[1] = live.get(e[4], 0)
+    return dict(dir=mem.string(root["dir"]), exe=mem.string(root["exe"]),
+                maps_name=mem.string(root["maps_name"]), pid=root["pid"],
+                mean=root["mean"], depth=root["depth"],
+                unwind="dwarf" if root["unwind"] == 1 else "fp",
+                dumps=root["dumps"], peak_time=root["peak_time"],
+                peak_bytes=root["peak_bytes"], maps=maps, threads=kept,
+                exited=exited, peak=peak)
 
 
 def file_lines(maps):
@@ -288,7 +372,7 @@ def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
             f"dropped {t.dropped}"]
     lines = [f"{count} {min(live, count)} {size} "
              + " ".join(f"{pc:#x}" for pc in pcs)
-             for count, live, size, pcs in t.entries if count]
+             for count, live, size, pcs, *_ in t.entries if count]
     out += [f"keys {len(lines)}", "# count live size frames..."] + lines
     out.append("end")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
