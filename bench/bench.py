@@ -553,8 +553,15 @@ def write_results(path, meta, results, close, instr, slow, samples,
     w.append("`objdump -d` of the top of each:\n")
     for label, lines in disasm:
         w.append("%s:\n\n```\n%s\n```\n" % (label, "\n".join(lines)))
+    # bench/dumps.py's section stays.
+    kept = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if "<!-- dumps:" in old:
+            kept = "\n" + old[old.index("<!-- dumps:"):]
     with open(path, "w") as f:
-        f.write("\n".join(w))
+        f.write("\n".join(w) + kept)
 
 
 def main():

@@ -2,12 +2,14 @@
 # The benchmark command: installs what is missing, builds the patched glibc
 # (./build.sh) and, once, the same source without the patches
 # (./build.sh baseline, about 15 minutes), then runs bench/bench.py, which
-# rewrites bench/RESULTS.md and bench/results.png.  Arguments go to
-# bench/bench.py (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
+# rewrites bench/RESULTS.md and bench/results.png, and bench/dumps.py, which
+# rewrites its section of bench/RESULTS.md.  Arguments go to bench/bench.py
+# (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh"
 "$top/build.sh" baseline
 "$top/build.sh" packages libjemalloc2 libgoogle-perftools4 python3-matplotlib \
   valgrind g++ binutils bpftrace
-exec /usr/bin/python3 "$top/bench/bench.py" "$@"
+/usr/bin/python3 "$top/bench/bench.py" "$@"
+exec /usr/bin/python3 "$top/bench/dumps.py"
