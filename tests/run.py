@@ -1357,6 +1357,25 @@ def diff_and_plot_of_a_series():
 
 
 @test
+def mprof_run_every_makes_a_series():
+    """mprof run --every dumps the running program at that period, each
+    dump numbered after the last, the one written at exit last."""
+    with tempfile.TemporaryDirectory() as out:
+        r = mprof("run", "--every", "0.25", "--rate", "4096", "--out", out,
+                  "--", os.path.join(BIN, "busy"), "2")
+        check(r.returncode == 0, "mprof run --every", 0, r.stderr)
+        (dumps,) = dump_dirs(out).values()
+        reasons = [read_profile(os.path.join(dumps[n], next(
+            f for f in sorted(os.listdir(dumps[n])) if f.endswith(".heap")
+        )))[0]["reason"] for n in sorted(dumps)]
+        check(len(reasons) >= 4 and set(reasons[:-1]) == {"request"}
+              and reasons[-1] == "exit", "dumps", "requests, then exit",
+              reasons)
+        check(sorted(dumps) == list(range(1, len(dumps) + 1)),
+              "dump numbers", "1, 2, ...", sorted(dumps))
+
+
+@test
 def reentry_from_a_signal_handler_drops_the_sample():
     with tempfile.TemporaryDirectory() as out:
         by_pid = stress("reenter", out, 16)
