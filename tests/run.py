@@ -1089,6 +1089,16 @@ def dump_matches_truth(where, stdout, mean, what):
     return found
 
 
+def dump_within_a_second(p, stdout, tmp, mean, what):
+    """Dump tests/idle's process P into TMP/dump and check it as
+    dump_matches_truth does, and that it took under a second."""
+    where = os.path.join(tmp, "dump")
+    _, seconds = timed_dump(p.pid, where)
+    check(seconds < 1, f"{what}: time to dump", "under 1 s", seconds)
+    dump_matches_truth(where, stdout, mean, what)
+    return where
+
+
 @test
 def dump_of_a_process_idle_in_read():
     """mprof dump of a process blocked in read: in a new directory, every
@@ -1102,10 +1112,7 @@ def dump_of_a_process_idle_in_read():
             tempfile.TemporaryDirectory() as tmp:
         p, stdout = start("idle", ["read"], out, mean)
         try:
-            where = os.path.join(tmp, "dump")
-            _, seconds = timed_dump(p.pid, where)
-            check(seconds < 1, "time to dump", "under 1 s", seconds)
-            dump_matches_truth(where, stdout, mean, "idle in read")
+            where = dump_within_a_second(p, stdout, tmp, mean, "idle in read")
             r = mprof("report", where, "--format", "json")
             check(r.returncode == 0, "mprof report of the dump", 0, r.stderr)
             r = mprof("dump", str(p.pid))
@@ -1132,10 +1139,7 @@ def dump_of_a_deadlocked_process():
             tempfile.TemporaryDirectory() as tmp:
         p, stdout = start("idle", ["mutex"], out, mean)
         try:
-            where = os.path.join(tmp, "dump")
-            _, seconds = timed_dump(p.pid, where)
-            check(seconds < 1, "time to dump", "under 1 s", seconds)
-            dump_matches_truth(where, stdout, mean, "deadlocked")
+            dump_within_a_second(p, stdout, tmp, mean, "deadlocked")
             check(p.poll() is None, "the program", "still waiting",
                   p.returncode)
         finally:

@@ -24,6 +24,14 @@ def nice_step(span, ticks=5):
     return 10 * mag
 
 
+def ticks(step, limit):
+    """0, STEP, 2 STEP, ... up to LIMIT."""
+    n = 0
+    while n * step <= limit * (1 + 1e-9):
+        yield n * step
+        n += 1
+
+
 def render(series, sym, top):
     sites = []                  # per dump: {site: bytes}
     for _, _, profile in series.dumps:
@@ -49,11 +57,11 @@ def render(series, sym, top):
     ymax = max(totals) or 1
     xmax = max(xs) or 1
     # Round steps of the unit the top is shown in.
-    unit, name = 1, "B"
+    unit, unit_name = 1, "B"
     for u, n in ((1 << 10, "KiB"), (1 << 20, "MiB"), (1 << 30, "GiB"),
                  (1 << 40, "TiB")):
         if ymax >= u:
-            unit, name = u, n
+            unit, unit_name = u, n
     ystep = nice_step(ymax / unit) * unit
     ymax = ystep * -(-ymax // ystep)
     pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -70,21 +78,16 @@ def render(series, sym, top):
            f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
            f'<text x="{LEFT}" y="24" font-size="16">Estimated heap in use '
            f'by call site, process {series.pid} ({len(xs)} dumps)</text>']
-    y = 0
-    while y <= ymax + ystep / 2:
+    for y in ticks(ystep, ymax):
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{py(y):.1f}" '
                    f'y2="{py(y):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" '
-                   f'text-anchor="end">{y / unit:g} {name}</text>')
-        y += ystep
-    xstep = nice_step(xmax)
-    x = 0
-    while x <= xmax + xstep / 100:
+                   f'text-anchor="end">{y / unit:g} {unit_name}</text>')
+    for x in ticks(nice_step(xmax), xmax):
         out.append(f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" '
                    f'y1="{TOP + ph}" y2="{TOP + ph + 5}" stroke="black"/>')
         out.append(f'<text x="{px(x):.1f}" y="{TOP + ph + 18}" '
                    f'text-anchor="middle">{x:g}</text>')
-        x += xstep
     out.append(f'<text x="{LEFT + pw / 2}" y="{HEIGHT - 15}" '
                'text-anchor="middle">seconds since the first dump</text>')
     base = [0] * len(xs)
