@@ -1380,6 +1380,37 @@ def mprof_run_every_makes_a_series():
 
 
 @test
+def mprof_dump_rejects_what_it_cannot_read():
+    """One line and status 1 for a process that does not exist, one on
+    the system's libc, one on ours that does not profile, and an output
+    directory that exists."""
+    with tempfile.TemporaryDirectory() as tmp:
+        system = subprocess.Popen(["sleep", "30"])
+        ours = subprocess.Popen([LOADER, "--library-path", LIB,
+                                 os.path.join(BIN, "idle"), "read"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=clean_env({}), text=True)
+        try:
+            until_ready(ours)
+            cases = [(["999999999"], "no process"),
+                     ([str(system.pid)], "does not run the profiler's libc"),
+                     ([str(ours.pid)], "does not profile"),
+                     ([str(ours.pid), "-o", tmp], "exists already")]
+            for args, words in cases:
+                r = mprof("dump", *args)
+                lines = r.stderr.splitlines()
+                check(r.returncode == 1 and len(lines) == 1
+                      and words in lines[0], f"mprof dump {args}",
+                      f"one line saying '{words}', status 1",
+                      (r.returncode, r.stderr))
+        finally:
+            system.kill()
+            ours.kill()
+            system.wait()
+            ours.wait()
+
+
+@test
 def reentry_from_a_signal_handler_drops_the_sample():
     with tempfile.TemporaryDirectory() as out:
         by_pid = stress("reenter", out, 16)

@@ -417,6 +417,10 @@ def dump(pid, out=None):
     """Write a dump of process PID: into its own profile directory as
     its next dump, or, given OUT, a directory that must not exist, into
     OUT.  Returns the dump's directory."""
+    exists = BadInput(f"{out}: exists already; mprof dump -o wants a new "
+                      "directory")
+    if out and os.path.lexists(out):
+        raise exists
     snap = snapshot(pid)
     pid = snap["pid"]
     top = out or snap["dir"]
@@ -424,8 +428,7 @@ def dump(pid, out=None):
         try:
             os.mkdir(out, 0o700)
         except FileExistsError:
-            raise BadInput(f"{out}: exists already; mprof dump -o wants a "
-                           "new directory")
+            raise exists
     now = time.time()
     tmp = os.path.join(top, f".mprof.{pid}.request.{os.getpid()}")
     os.mkdir(tmp, 0o700)
