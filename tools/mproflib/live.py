@@ -18,6 +18,7 @@ recorded + dropped, no key counted twice.
 
 import ctypes
 import os
+import re
 import struct
 import time
 
@@ -424,6 +425,20 @@ def dump(pid, out=None):
     snap = snapshot(pid)
     pid = snap["pid"]
     top = out or snap["dir"]
+    # The process's memory is untrusted: what it says its directory
+    # and maps file are must be what its owner could have written.
+    if not re.fullmatch(r"(mprof\.\d+(\.\d+)?\.maps)?", snap["maps_name"]):
+        raise BadInput(f"process {pid}: a maps file name that the profiler "
+                       f"does not make: {snap['maps_name'][:40]!r}")
+    if not out:
+        try:
+            st = os.stat(top)
+        except OSError as e:
+            raise BadInput(f"process {pid}'s profile directory {top}: "
+                           f"{e.strerror}; give -o DIR")
+        if st.st_uid != os.geteuid():
+            raise BadInput(f"process {pid}'s profile directory {top} belongs "
+                           "to another user; give -o DIR")
     if out:
         try:
             os.mkdir(out, 0o700)
