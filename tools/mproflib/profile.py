@@ -59,7 +59,7 @@ class Thread:
         self.time = float(header.get("time", 0))
         self.peak_time = float(header.get("peak-time", 0))
         if self.kind == "exited":
-            self.name = "(threads that exited)"
+            self.name = "threads that exited"
         # [(count, live, size, (pc, ...))], stacks leaf first
         self.samples = samples
 
