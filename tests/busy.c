@@ -1,11 +1,12 @@
 /* busy SECONDS: 8 threads allocate and free blocks of many sizes at four
    call sites, and a ninth starts and joins short threads that allocate
-   too, for SECONDS; then every thread is joined and the process exits.
-   Prints "ready" once they all run.  For dumps taken meanwhile.  */
+   too, for SECONDS, or with "-" until the end of standard input; then
+   every thread is joined and the process exits.  Prints "ready" once
+   they all run.  For dumps taken meanwhile.  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
 #include <unistd.h>
 
 #define THREADS 8
@@ -97,6 +98,7 @@ spawner (void *arg)
 int
 main (int argc, char **argv)
 {
+  int until_eof = argc > 1 && strcmp (argv[1], "-") == 0;
   int seconds = argc > 1 ? atoi (argv[1]) : 3;
   pthread_t t[THREADS + 1];
   for (int i = 0; i < THREADS; i++)
@@ -106,7 +108,14 @@ main (int argc, char **argv)
     return 1;
   printf ("ready\n");
   fflush (stdout);
-  sleep (seconds);
+  if (until_eof)
+    {
+      char c;
+      while (read (0, &c, 1) > 0)
+        ;
+    }
+  else
+    sleep (seconds);
   stop = 1;
   for (int i = 0; i <= THREADS; i++)
     pthread_join (t[i], NULL);

@@ -1156,7 +1156,7 @@ def dumps_while_threads_allocate_are_consistent():
     thread counted both as running and as exited would make it do."""
     with tempfile.TemporaryDirectory() as out, \
             tempfile.TemporaryDirectory() as tmp:
-        p, _ = start("busy", ["3"], out, 64)
+        p, _ = start("busy", ["-"], out, 64)
         totals = []
         try:
             for i in range(6):
