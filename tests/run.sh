@@ -6,5 +6,5 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh"
 "$top/build.sh" packages golang-go google-perftools libdevel-nytprof-perl \
-  protobuf-compiler golang-github-google-pprof-dev binutils
+  protobuf-compiler golang-github-google-pprof-dev binutils librsvg2-bin
 exec /usr/bin/python3 "$top/tests/run.py" "$@"
