@@ -5,6 +5,9 @@
 #   ./build.sh export   write glibc-src/'s commits back to patches/
 #   ./build.sh baseline build the same source without patches/ into
 #                       build/baseline/install (what bench/ compares with)
+#   ./build.sh aarch64  build the series for AArch64 into install-aarch64/
+#                       (with Debian's cross compiler on x86-64; programs
+#                       run under qemu-user there)
 #   ./build.sh packages PKG...
 #                       apt-get install those of PKG... that are missing
 #
@@ -101,28 +104,39 @@ prepare_source () {
 
 # The built loader searches only install/; point it at the system's library
 # directories too so that any installed program runs under it.
-# configure_search_path INST
+# configure_search_path INST TRIPLET [CROSS]: CROSS set for a build for
+# another architecture, whose libraries Debian keeps in /usr/TRIPLET/lib
+# and whose ldconfig runs under qemu-user.
 configure_search_path () {
   mkdir -p "$1/etc"
   {
     echo "# Written by build.sh: the system's library directories."
-    echo "include /etc/ld.so.conf"
-    for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /lib /usr/lib; do
+    if [ -n "${3:-}" ]; then
+      dirs=/usr/$2/lib
+    else
+      echo "include /etc/ld.so.conf"
+      dirs="/lib/$2 /usr/lib/$2 /lib64 /usr/lib64 /lib /usr/lib"
+    fi
+    for d in $dirs; do
       [ -d "$d" ] && echo "$d"
     done
   } > "$1/etc/ld.so.conf"
-  "$1/sbin/ldconfig"
+  ${3:+qemu-${2%%-*}} "$1/sbin/ldconfig"
 }
 
-# configure_and_build SRC OBJ INST: an out-of-tree build of SRC installed
-# into INST.
+# configure_and_build SRC OBJ INST [HOST]: an out-of-tree build of SRC
+# installed into INST, cross-compiled for HOST (a GNU triplet) if given.
 configure_and_build () {
   mkdir -p "$2"
   if [ ! -f "$2/config.status" ]; then
-    cc=gcc cxx=g++
-    command -v ccache >/dev/null && cc="ccache gcc" cxx="ccache g++"
+    cc=gcc cxx=g++ cross=
+    if [ -n "${4:-}" ]; then
+      cc=$4-gcc cxx=$4-g++
+      cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include"
+    fi
+    command -v ccache >/dev/null && cc="ccache $cc" cxx="ccache $cxx"
     (cd "$2" && CC="$cc" CXX="$cxx" "$1/configure" -q --prefix="$3" \
-       --disable-werror >configure.log 2>&1) ||
+       --disable-werror $cross >configure.log 2>&1) ||
       { say "configure failed: see $2/configure.log"; exit 1; }
   fi
   say "building $1 (a clean build takes about 15 minutes on 2 cores)"
@@ -130,7 +144,7 @@ configure_and_build () {
     { tail -30 "$2/make.log"; say "build failed: see $2/make.log"; exit 1; }
   make -C "$2" -s install >"$2/install.log" 2>&1 ||
     { tail -30 "$2/install.log"; say "install failed: see $2/install.log"; exit 1; }
-  configure_search_path "$3"
+  configure_search_path "$3" "${4:-$(gcc -dumpmachine)}" "${4:-}"
   say "installed into $3"
 }
 
@@ -148,8 +162,19 @@ case "${1:-}" in
     [ -x "$base/install/lib/ld-linux-x86-64.so.2" ] && exit 0
     configure_and_build "$base/src" "$base/obj" "$base/install"
     exit 0 ;;
+  aarch64)
+    install_deps
+    host=
+    if [ "$(uname -m)" != aarch64 ]; then
+      install_packages gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
+      host=aarch64-linux-gnu
+    fi
+    prepare_source
+    configure_and_build "$src" "$top/build/aarch64" "$top/install-aarch64" \
+      $host
+    exit 0 ;;
   "") ;;
-  *) say "usage: ./build.sh [export|baseline|packages PKG...]"; exit 2 ;;
+  *) say "usage: ./build.sh [export|baseline|aarch64|packages PKG...]"; exit 2 ;;
 esac
 
 install_deps

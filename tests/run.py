@@ -13,6 +13,7 @@ import gzip
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -29,6 +30,23 @@ LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
 BIN = os.path.join(TOP, "tests", "bin")
 OBJ = os.path.join(TOP, "build", "glibc")
 DEFAULT_MEAN = 524288
+# The architecture the tests run for, its compilers and objdump, and what
+# runs its programs here: nothing natively, qemu-user for another one.
+ARCH = "x86_64"
+CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
+
+
+def use_aarch64():
+    """Point the tests at install-aarch64/ (./build.sh aarch64)."""
+    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
+    ARCH = "aarch64"
+    INSTALL = os.path.join(TOP, "install-aarch64")
+    LIB = os.path.join(INSTALL, "lib")
+    LOADER = os.path.join(LIB, "ld-linux-aarch64.so.1")
+    BIN = os.path.join(TOP, "tests", "bin-aarch64")
+    if platform.machine() != "aarch64":
+        CC, CXX = "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"
+        OBJDUMP, EMULATOR = "aarch64-linux-gnu-objdump", ["qemu-aarch64"]
 
 # Statistical checks allow 4 standard deviations: a correct profiler
 # fails one of them about once in 16,000 runs, a biased one (a fixed
@@ -36,10 +54,17 @@ DEFAULT_MEAN = 524288
 SIGMAS = 4
 
 TESTS = []
+# The tests that run for AArch64 too.
+BOTH = set()
 
 
 def test(fn):
     TESTS.append(fn)
+    return fn
+
+
+def both(fn):
+    BOTH.add(fn)
     return fn
 
 
@@ -86,7 +111,7 @@ def build_programs():
             continue
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
         # only freed.
-        cc = "g++" if src.endswith(".cc") else "gcc"
+        cc = CXX if src.endswith(".cc") else CC
         subprocess.run([cc, "-O2", "-g", "-fno-builtin", "-pthread",
                         "-o", exe, path, *extra], check=True)
 
@@ -102,7 +127,7 @@ def clean_env(extra):
 def run(prog, args=(), env=None, cwd=None, check_status=True):
     """Run PROG (a name in tests/bin or a path) under the built loader."""
     path = prog if "/" in prog else os.path.join(BIN, prog)
-    cmd = [LOADER, "--library-path", LIB, path, *args]
+    cmd = [*EMULATOR, LOADER, "--library-path", LIB, path, *args]
     p = subprocess.run(cmd, env=clean_env(env or {}), cwd=cwd,
                        capture_output=True, text=True, timeout=300)
     if check_status and p.returncode != 0:
@@ -226,6 +251,7 @@ def bound(requests, size, mean):
 # The tests.
 
 @test
+@both
 def exited_threads_fold_into_one_table():
     """Threads that exit leave no file of their own: their samples are
     folded into the process's table of exited threads, written with the
@@ -262,6 +288,7 @@ def exited_threads_fold_into_one_table():
 
 
 @test
+@both
 def threads_running_at_exit_are_written():
     with tempfile.TemporaryDirectory() as out:
         profile("exit_running", out, mean=4096)
@@ -289,6 +316,7 @@ def unwritable_output_warns_once_and_program_runs_on():
 
 
 @test
+@both
 def no_files_when_off():
     for env in ({}, {"GLIBC_MALLOC_PROFILE": "0"}):
         with tempfile.TemporaryDirectory() as out:
@@ -308,6 +336,7 @@ ENTRY_SIZES = {
 
 
 @test
+@both
 def every_entry_point_attributes_to_its_caller():
     # At a mean of 1 byte a request of 1000 bytes escapes sampling with
     # probability e^-1001: never.
@@ -343,6 +372,7 @@ def every_entry_point_attributes_to_its_caller():
 
 
 @test
+@both
 def estimates_within_statistical_bound():
     mean = 65536
     for seed in range(1, 6):
@@ -374,6 +404,7 @@ def live_sites(p, out):
 
 
 @test
+@both
 def in_use_is_exact_when_every_block_is_sampled():
     """At a mean of 1 byte every request of 650 bytes or more is sampled
     (a miss has probability e^-650), so each site's live count must be
@@ -410,6 +441,7 @@ def in_use_is_exact_when_every_block_is_sampled():
 
 
 @test
+@both
 def in_use_estimates_within_statistical_bound():
     """At a mean of 16 KiB each site's in-use bytes, estimated from the
     live samples, are within SIGMAS standard deviations of the bytes it
@@ -451,6 +483,7 @@ def phase_locked_pattern_gets_true_shares():
 
 
 @test
+@both
 def fork_child_writes_its_own_profile():
     with tempfile.TemporaryDirectory() as out:
         p = profile("fork", out, mean=1)
@@ -600,6 +633,7 @@ def setuid_programs_ignore_and_erase_the_variables():
 
 
 @test
+@both
 def tunables_work_like_variables():
     with tempfile.TemporaryDirectory() as out:
         run("threads", ["1"], {"GLIBC_TUNABLES":
@@ -640,6 +674,7 @@ BAD_VALUES = [
 
 
 @test
+@both
 def bad_values_warn_and_fall_back():
     for var, value, instead in BAD_VALUES:
         with tempfile.TemporaryDirectory() as cwd:
@@ -702,46 +737,94 @@ def fast_path(lib, symbol):
 
 def disassemble_range(lib, start, stop):
     """[(address, instruction)] of LIB from START to STOP."""
-    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
+    dis = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn",
                           f"--start-address={start}",
                           f"--stop-address={stop}", lib],
                          capture_output=True, text=True, check=True).stdout
-    return [(int(m.group(1), 16), m.group(2).split("#")[0].strip())
+    comment = "//" if ARCH == "aarch64" else "#"
+    return [(int(m.group(1), 16), m.group(2).split(comment)[0].strip())
             for m in re.finditer(r"^\s+([0-9a-f]+):\t(.*)$", dis, re.M)]
 
 
+# What counting adds to malloc, per architecture: the instructions, in
+# order (others may come between them), as patterns of objdump's lines in
+# which {c} is the countdown's place and {r} the register it is loaded
+# into; and the tail call the last one branches to.
+COUNT = {
+    "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"js\s"],
+               r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
+    # The body reads tpidr_el0 already, for the tcache: a load, a
+    # subtraction, a store and a branch, the least a load/store
+    # architecture allows.
+    "aarch64": ([r"ldu?r\s+(?P<r>x\d+), (?P<c>\[x\d+, #-\d+\])$",
+                 r"sub\s+{r}, {r}, x\d+$",
+                 r"stu?r\s+{r}, {c}$",
+                 r"tbnz\s+{r}, #63, "],
+                r"b\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
+}
+
+
+def find_counting(insns, patterns):
+    """The indices in INSNS of the first run of PATTERNS, in order, each
+    after the last; [] if there is none."""
+    for start, s in enumerate(insns):
+        m = re.match(patterns[0], s)
+        if not m:
+            continue
+        names = {k: re.escape(v) for k, v in m.groupdict().items()}
+        found = [start]
+        for p in patterns[1:]:
+            p = p.format(**names)
+            nxt = next((j for j in range(found[-1] + 1, len(insns))
+                        if re.match(p, insns[j])), None)
+            if nxt is None:
+                break
+            found.append(nxt)
+        if len(found) == len(patterns):
+            return found
+    return []
+
+
 @test
+@both
 def malloc_adds_a_subtraction_and_a_branch():
     """malloc as a profiling process binds it is glibc's own malloc, the
-    same instructions up to its first return, and two more: a
-    subtraction of the request from the countdown at a constant offset
-    from %fs, and a branch on its sign to a tail call of the sampled
+    same instructions up to its first return, and those of COUNT: on
+    x86-64 two, a subtraction of the request from the countdown at a
+    constant offset from %fs and a branch on its sign; on AArch64 four,
+    the countdown being at a constant offset from tpidr_el0, which the
+    body reads anyway (there the rest is compared operation by
+    operation, counted, since GCC schedules the two copies apart).  The branch leads to a tail call of the sampled
     allocation function.  glibc's own malloc, which the other processes
     bind, does not touch the countdown."""
     libc = os.path.join(LIB, "libc.so.6")
     plain, _ = fast_path(libc, "__libc_malloc")
     counting, raw = fast_path(libc, "__malloc_prof_counting_malloc")
-    subs = [i for i, s in enumerate(counting)
-            if re.match(r"sub\s+%\w+,%fs:0x[0-9a-f]+$", s)]
-    check(len(subs) == 1, "subtractions from %fs:OFFSET", 1, counting)
-    i = subs[0]
-    check(counting[i + 1].startswith("js"), "after the subtraction", "js",
-          counting[i + 1])
-    check(counting[:i] + counting[i + 2:] == plain,
-          "the other instructions", plain, counting)
+    added, tail_call = COUNT[ARCH]
+    found = find_counting(counting, added)
+    check(found, "the counting instructions", added, counting)
+    rest = [s for j, s in enumerate(counting) if j not in found]
+    if ARCH == "aarch64":
+        # GCC allocates registers and schedules the two copies each its
+        # own way there: the same operations, counted.
+        rest, plain = (sorted(s.split()[0] for s in x) for x in (rest, plain))
+    check(rest == plain, "the other instructions", plain, rest)
     # The branch leads, past the epilogue, to a jump to the sampled
     # function: a tail call, which leaves it the caller's frame.
-    target = int(raw[i + 1][1].split()[1], 16)
+    target = int(raw[found[-1]][1].split()[-2], 16)
     tail = disassemble_range(libc, target, target + 32)
-    jumps = [s for _, s in tail if s.startswith(("jmp", "call", "ret"))]
-    check(jumps and re.match(r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$",
-                             jumps[0]),
-          "the slow branch", "jmp <__malloc_prof_sampled_malloc>", tail)
-    countdown = counting[i].split(",")[-1]
+    jumps = [s for _, s in tail
+             if re.match(r"(jmp|call|ret|b|bl|br)\b", s)]
+    check(jumps and re.match(tail_call, jumps[0]), "the slow branch",
+          tail_call, tail)
+    countdown = re.match(added[0], counting[found[0]])["c"]
     touching = [s for s in plain if countdown in s]
     check(touching == [], "glibc's own malloc using " + countdown, [],
           touching)
-    print("    " + "\n    ".join(s for _, s in raw[max(0, i - 3):i + 3]))
+    print("    " + "\n    ".join(
+        ("+ " if j in found else "  ") + s
+        for j, (_, s) in enumerate(raw)
+        if found[0] - 2 <= j <= found[-1] + 1))
 
 
 @test
@@ -838,6 +921,7 @@ def user(stack):
 
 
 @test
+@both
 def stacks_of_c_wrappers_in_both_modes():
     for unwind in ("fp", "dwarf"):
         for prog in ("stacks-fp", "stacks-nofp"):
@@ -855,6 +939,7 @@ def stacks_of_c_wrappers_in_both_modes():
 
 
 @test
+@both
 def stacks_of_cxx_new_vector_string_in_both_modes():
     for unwind in ("fp", "dwarf"):
         for prog in ("stacks_cc-fp", "stacks_cc-nofp"):
@@ -884,6 +969,7 @@ def stacks_of_cxx_new_vector_string_in_both_modes():
 
 
 @test
+@both
 def depth_limits_the_stack():
     for unwind in ("fp", "dwarf"):
         for depth in (1, 3):
@@ -971,6 +1057,7 @@ def stress_ten_thousand_short_lived_threads():
 
 
 @test
+@both
 def stress_thirty_two_threads_at_once():
     with tempfile.TemporaryDirectory() as out:
         stress_one_process("wide", out, 256, 2)
@@ -1203,6 +1290,7 @@ def dumps_while_threads_allocate_are_consistent():
 
 
 @test
+@both
 def interval_and_peak_dumps():
     """GLIBC_MALLOC_PROFILE_INTERVAL of 4 MiB on a program that allocates
     40 MiB: about ten numbered dumps, then the one at exit; with
@@ -1344,7 +1432,6 @@ def diff_and_plot_of_a_series():
         svg = os.path.join(tmp, "heap.svg")
         r = mprof("plot", out, "-o", svg)
         check(r.returncode == 0, "mprof plot", 0, r.stderr)
-        import xml.etree.ElementTree as ET
         root = ET.parse(svg).getroot()
         ns = "{http://www.w3.org/2000/svg}"
         legend = [t.text for t in root.iter(ns + "text")]
@@ -2110,24 +2197,33 @@ def main():
                     help="skip glibc's malloc test suite")
     ap.add_argument("names", nargs="*", help="tests to run (default: all)")
     args = ap.parse_args()
-    if not os.path.exists(LOADER):
-        sys.exit(f"run.py: {LOADER} is missing: run ./build.sh first")
-    build_programs()
-    chosen = [t for t in TESTS
-              if (not args.names or t.__name__ in args.names)
-              and not (args.quick and t is glibc_malloc_suite_off_and_on)]
     passed = failed = 0
-    for t in chosen:
-        start = time.time()
-        try:
-            t()
-        except Exception as e:  # a broken test must not stop the others
-            failed += 1
-            print(f"FAIL {t.__name__}: {e}", flush=True)
-        else:
-            passed += 1
-            print(f"PASS {t.__name__} ({time.time() - start:.1f}s)",
-                  flush=True)
+    # This machine's tests, then those of BOTH again for AArch64, named
+    # "aarch64:NAME".
+    for prefix in ("", "aarch64:"):
+        chosen = [t for t in TESTS
+                  if (not args.names or prefix + t.__name__ in args.names)
+                  and not (args.quick and t is glibc_malloc_suite_off_and_on)
+                  and (not prefix or t in BOTH)]
+        if not chosen:
+            continue
+        if prefix:
+            use_aarch64()
+        if not os.path.exists(LOADER):
+            sys.exit(f"run.py: {LOADER} is missing: run ./build.sh"
+                     + (" aarch64" if prefix else "") + " first")
+        build_programs()
+        for t in chosen:
+            start = time.time()
+            try:
+                t()
+            except Exception as e:  # a broken test must not stop the others
+                failed += 1
+                print(f"FAIL {prefix}{t.__name__}: {e}", flush=True)
+            else:
+                passed += 1
+                print(f"PASS {prefix}{t.__name__} "
+                      f"({time.time() - start:.1f}s)", flush=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -19,8 +19,10 @@ a report reads the latest of each unless told otherwise.
 
 import argparse
 import os
+import platform
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -32,8 +34,41 @@ from .symbolize import Symbolizer
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-INSTALL = os.path.join(TOP, "install")
-LOADER = os.path.join(INSTALL, "lib", "ld-linux-x86-64.so.2")
+# The built glibc for each ELF machine a program may be built for: its
+# install directory, its loader, and the build.sh argument that makes it.
+EM_X86_64, EM_AARCH64 = 62, 183
+BUILDS = {
+    EM_X86_64: ("install", "ld-linux-x86-64.so.2", "", "x86_64"),
+    EM_AARCH64: ("install-aarch64", "ld-linux-aarch64.so.1", " aarch64",
+                 "aarch64"),
+}
+
+
+def loader_command(path):
+    """The command that runs the program at PATH under the built glibc of
+    its architecture (under qemu-user if it is not this machine's), and
+    that glibc's library directory."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}")
+    machine = (struct.unpack_from("<H", head, 18)[0]
+               if head[:4] == b"\x7fELF" and len(head) == 20 else EM_X86_64)
+    if machine not in BUILDS:
+        raise BadInput(f"{path}: a program for ELF machine {machine}; mprof "
+                       "runs x86-64 and AArch64 programs")
+    inst, loader, arg, arch = BUILDS[machine]
+    lib = os.path.join(TOP, inst, "lib")
+    loader = os.path.join(lib, loader)
+    if not os.path.exists(loader):
+        raise BadInput(f"{loader} is missing: build the profiler first with "
+                       f"{os.path.join(TOP, 'build.sh')}{arg}")
+    emulator = [] if platform.machine() == arch else [f"qemu-{arch}"]
+    if emulator and not shutil.which(emulator[0]):
+        raise BadInput(f"{path} is an {arch} program: running it here needs "
+                       f"{emulator[0]} (apt-get install qemu-user)")
+    return emulator + [loader, "--library-path", lib], lib
 
 
 def report(args):
@@ -73,15 +108,13 @@ def report(args):
 
 
 def run(args):
-    if not os.path.exists(LOADER):
-        raise BadInput(f"{LOADER} is missing: build the profiler first with "
-                       f"{os.path.join(TOP, 'build.sh')}")
     if not args.command:
         raise BadInput("no program given: mprof run [options] -- PROGRAM ARGS")
     prog = args.command[0]
     path = prog if "/" in prog else shutil.which(prog)
     if not path or not os.path.isfile(path):
         raise BadInput(f"{prog}: program not found")
+    command, _ = loader_command(path)
     out = args.out or (f"mprof.{os.path.basename(prog)}."
                        f"{time.strftime('%Y%m%d-%H%M%S')}")
     out = os.path.abspath(out)
@@ -94,9 +127,7 @@ def run(args):
         env["GLIBC_MALLOC_PROFILE_INTERVAL"] = str(args.interval)
     if args.peak:
         env["GLIBC_MALLOC_PROFILE_PEAK"] = "1"
-    p = subprocess.Popen([LOADER, "--library-path",
-                          os.path.join(INSTALL, "lib"), path]
-                         + args.command[1:], env=env)
+    p = subprocess.Popen(command + [path] + args.command[1:], env=env)
     failed = None
     while True:
         try:
