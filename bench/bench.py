@@ -553,13 +553,15 @@ def write_results(path, meta, results, close, instr, slow, samples,
     w.append("`objdump -d` of the top of each:\n")
     for label, lines in disasm:
         w.append("%s:\n\n```\n%s\n```\n" % (label, "\n".join(lines)))
-    # bench/dumps.py's section stays.
+    # The sections of bench/dumps.py and bench/aarch64.py stay.
     kept = ""
     if os.path.exists(path):
         with open(path) as f:
             old = f.read()
-        if "<!-- dumps:" in old:
-            kept = "\n" + old[old.index("<!-- dumps:"):]
+        marks = [old.index(m) for m in ("<!-- dumps:", "<!-- aarch64:")
+                 if m in old]
+        if marks:
+            kept = "\n" + old[min(marks):]
     with open(path, "w") as f:
         f.write("\n".join(w) + kept)
 
