@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 
+import sections
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
 LIB = os.path.join(TOP, "install-aarch64", "lib")
@@ -92,13 +94,7 @@ def main():
         f"| on, default mean | {on:.1f} (+{on - unset:.1f}) |",
         "", END]) + "\n"
     print(text)
-    path = os.path.join(HERE, "RESULTS.md")
-    with open(path) as f:
-        old = f.read()
-    if BEGIN in old:
-        old = old[:old.index(BEGIN)] + old[old.index(END) + len(END) + 1:]
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + text)
+    sections.replace(BEGIN, END, text)
 
 
 if __name__ == "__main__":

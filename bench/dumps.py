@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+import sections
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
 BIN = os.path.join(TOP, "build", "bench")
@@ -144,13 +146,7 @@ def main():
     print(text)
     if args.no_write:
         return
-    path = os.path.join(HERE, "RESULTS.md")
-    with open(path) as f:
-        old = f.read()
-    if BEGIN in old:
-        old = old[:old.index(BEGIN)] + old[old.index(END) + len(END) + 1:]
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + text)
+    sections.replace(BEGIN, END, text)
 
 
 if __name__ == "__main__":
