@@ -1502,6 +1502,96 @@ def mprof_dump_rejects_what_it_cannot_read():
             ours.wait()
 
 
+# Process trees.
+
+def per_process(out):
+    """{pid: (exe, {call site: estimated bytes})} of a profile, from mprof's
+    json report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "r.json")
+        r = mprof("report", out, "--format", "json", "-o", path)
+        check(r.returncode == 0, "mprof report", 0, r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+    found = {t["pid"]: (t["exe"], defaultdict(float)) for t in doc["threads"]}
+    for smp in doc["samples"]:
+        found[smp["pid"]][1][smp["functions"][0]] += smp["estimated_bytes"]
+    return found
+
+
+@test
+def run_profiles_the_whole_process_tree():
+    """mprof run profiles every dynamically linked program that its
+    program starts: tests/estimate two shells down (tests/tree.sh),
+    through posix_spawn and through system (tests/spawn), and from
+    Debian's python3 through subprocess, each a process of its own in
+    the profile, its call sites' bytes within SIGMAS sd."""
+    mean = 65536
+    est = os.path.join(BIN, "estimate")
+    cases = {
+        "shell": ([os.path.join(TOP, "tests", "tree.sh"), est], 1),
+        "posix_spawn and system": ([os.path.join(BIN, "spawn"), est], 2),
+        "python": (["/usr/bin/python3", "-c", "import subprocess; "
+                    f"subprocess.run([{est!r}], check=True)"], 1),
+    }
+    for case, (cmd, runs) in cases.items():
+        with tempfile.TemporaryDirectory() as out:
+            r = mprof("run", "--rate", str(mean), "--out", out, "--", *cmd)
+            check(r.returncode == 0, f"{case}: mprof run", 0, r.stderr)
+            truth = {}
+            for line in r.stdout.splitlines():
+                parts = line.split()
+                if parts and parts[0] == "site":
+                    truth[parts[1]] = (int(parts[3]), int(parts[4]))
+            found = per_process(out)
+            mine = {pid: v for pid, (exe, v) in found.items() if exe == est}
+            check(len(mine) == runs, f"{case}: processes of {est}", runs,
+                  sorted(exe for exe, _ in found.values()))
+            for pid, got in mine.items():
+                for name, (n, size) in truth.items():
+                    b = bound(n, size, mean)
+                    check(abs(got[name] - n * size) <= b,
+                          f"{case}: pid {pid}: {name} bytes (bound {b:.0f})",
+                          n * size, round(got[name]))
+            r = mprof("report", out, "--by-process")
+            check(r.returncode == 0 and r.stdout.count(est) == runs,
+                  f"{case}: --by-process", f"{runs} line(s) of {est}",
+                  r.stdout[-800:])
+
+
+@test
+def run_leaves_setuid_and_static_programs_unprofiled():
+    """In the tree mprof run starts, a setuid program (tests/estimate,
+    setuid to nobody) runs on the built glibc with AT_SECURE, which
+    ignores the profiler's variables, and a statically linked one, which
+    has no loader to replace, runs on its own libc: both run, neither is
+    in the profile, where tests/estimate, run after them, is."""
+    if os.geteuid() != 0:
+        raise Failure("needs root to make a setuid program")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory() as tmp, \
+            tempfile.TemporaryDirectory() as out:
+        os.chmod(tmp, 0o755)
+        suid, static = os.path.join(tmp, "suid"), os.path.join(tmp, "static")
+        shutil.copy(os.path.join(BIN, "estimate"), suid)
+        os.chown(suid, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(suid, 0o4755)
+        subprocess.run(["gcc", "-O2", "-static", "-fno-builtin", "-o", static,
+                        os.path.join(TOP, "tests", "estimate.c")], check=True)
+        est = os.path.join(BIN, "estimate")
+        r = mprof("run", "--rate", "4096", "--out", out, "--", "/bin/sh",
+                  "-c", f"{suid} && {static} && {est}")
+        check(r.returncode == 0, "mprof run", 0, r.stderr)
+        runs = sum(line.startswith("site ") for line in r.stdout.splitlines())
+        check(runs > 0 and runs % 3 == 0, "the three programs' output",
+              "each printed its sites", r.stdout)
+        exes = {exe for exe, _ in per_process(out).values()}
+        check(est in exes and suid not in exes and static not in exes,
+              "profiled programs", f"{est}, not the setuid or the static "
+              "one", exes)
+
+
 @test
 def reentry_from_a_signal_handler_drops_the_sample():
     with tempfile.TemporaryDirectory() as out:

@@ -1,10 +1,10 @@
 """Run programs under glibc's sampling heap profiler and read its profiles.
 
   mprof run [--rate BYTES] [--out DIR] [--every SECONDS] [--interval BYTES]
-            [--peak] -- PROGRAM ARGS...
+            [--peak] [--only-top] -- PROGRAM ARGS...
   mprof dump PID [-o DIR]
   mprof report PROFILE_DIR_OR_FILES... [--format FORMAT] [--sample TYPE]
-               [-o FILE] [--top N] [--by-thread]
+               [-o FILE] [--top N] [--by-thread] [--by-process]
                [--dump N | --diff A B | --peak]
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
   mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from . import live, plot
+from . import live, plot, tree
 from .formats import FORMATS, leaks, text
 from .profile import SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series
 from .symbolize import Symbolizer
@@ -114,7 +114,11 @@ def run(args):
     path = prog if "/" in prog else shutil.which(prog)
     if not path or not os.path.isfile(path):
         raise BadInput(f"{prog}: program not found")
-    command, _ = loader_command(path)
+    command, lib = loader_command(path)
+    if not args.only_top and not command[0].startswith("qemu-"):
+        # The program, and every program it starts, on the built glibc.
+        command = [sys.executable, os.path.join(TOP, "tools", "mprof"),
+                   "_tree", lib]
     out = args.out or (f"mprof.{os.path.basename(prog)}."
                        f"{time.strftime('%Y%m%d-%H%M%S')}")
     out = os.path.abspath(out)
@@ -180,6 +184,8 @@ def plot_(args):
 
 
 def main():
+    if sys.argv[1:2] == ["_tree"]:
+        tree.main(sys.argv[2:])
     ap = argparse.ArgumentParser(
         prog="mprof", description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -199,6 +205,9 @@ def main():
     r.add_argument("--peak", action="store_true",
                    help="keep the profile of the peak in-use heap "
                         "(GLIBC_MALLOC_PROFILE_PEAK)")
+    r.add_argument("--only-top", action="store_true",
+                   help="profile the program alone, not the programs it "
+                        "starts (no mount namespace needed)")
     r.add_argument("command", nargs=argparse.REMAINDER)
     d = sub.add_parser("dump", help="dump the profile of a running process")
     d.add_argument("pid", type=int)
@@ -227,6 +236,9 @@ def main():
     p.add_argument("--top", type=int, metavar="N",
                    help="call sites listed (default 10; --leaks: all)")
     p.add_argument("--by-thread", action="store_true")
+    p.add_argument("--by-process", action="store_true",
+                   help="a table of the processes (a tree, a fork), each "
+                        "with its totals")
     p.add_argument("--dump", type=int, metavar="N",
                    help="report dump N of each process (default: the "
                         "latest)")

@@ -25,7 +25,7 @@ import time
 from .profile import FORMAT_VERSION, MAPS_VERSION, BadInput, list_dumps
 
 SYMBOL = b"__malloc_prof_root"
-ROOT = struct.Struct("<16sII6QQIIIIQQQQ19H")
+ROOT = struct.Struct("<16sII6QQIIIII4xQQQQ19H")
 MAGIC = b"malloc-profile\0\0"
 ROOT_VERSION = 1
 LAYOUT = ("thread_size", "next", "state", "seq", "tid", "entries", "taken",
@@ -244,8 +244,8 @@ def read_root(mem, addr, pid):
         raise BadInput(f"cannot read the profiler's root in process {pid}")
     fields = ROOT.unpack(raw)
     names = ("magic", "version", "gen", "threads", "exited", "peak", "dir",
-             "exe", "maps_name", "mean", "depth", "unwind", "enabled", "pid",
-             "dumps", "peak_time", "peak_bytes", "folds")
+             "exe", "maps_name", "mean", "depth", "unwind", "enabled",
+             "exiting", "pid", "dumps", "peak_time", "peak_bytes", "folds")
     root = dict(zip(names, fields))
     root["layout"] = dict(zip(LAYOUT, fields[len(names):]))
     if root["magic"] != MAGIC or root["version"] != ROOT_VERSION:
@@ -254,6 +254,9 @@ def read_root(mem, addr, pid):
     if not root["enabled"]:
         raise BadInput(f"process {pid} does not profile: it was not started "
                        "with GLIBC_MALLOC_PROFILE=1, or has not allocated yet")
+    if root["exiting"]:
+        raise BadInput(f"process {pid} is exiting: its last dump is the one "
+                       "it writes at exit")
     return root
 
 

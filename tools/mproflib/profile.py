@@ -250,12 +250,14 @@ class Profile:
         paths = []
         for arg in inputs:
             if os.path.isdir(arg):
-                for d in pick_dumps(arg, dump):
-                    found = sorted(os.path.join(d, n) for n in os.listdir(d)
-                                   if n.endswith(".heap"))
-                    if not found:
-                        raise BadInput(f"{d}: no profiles (*.heap) in it")
-                    paths += found
+                # A process that took no sample leaves a dump of its maps
+                # alone.
+                found = [os.path.join(d, n) for d in pick_dumps(arg, dump)
+                         for n in sorted(os.listdir(d)) if n.endswith(".heap")]
+                if not found:
+                    raise BadInput(f"{arg}: no profiles (*.heap) in it: no "
+                                   "sample was taken")
+                paths += found
             elif os.path.exists(arg):
                 paths.append(arg)
             else:

@@ -127,6 +127,17 @@ def render(profile, sym, args):
     out = header(profile)
     for sample in (args.sample, COUNTERPART[args.sample]):
         out += table(found, total, sample, top)
+    if getattr(args, "by_process", False):
+        per = {}
+        for t in profile.threads:
+            per.setdefault((t.pid, t.exe), Totals())
+        for s in profile.samples:
+            per[(s.thread.pid, s.thread.exe)].add(s)
+        out += ["by process:", f"{COLUMNS}  process"]
+        for (pid, exe), v in ordered(per.items(), args.sample):
+            out.append(f"{row(v, share(v, total, args.sample))}  pid {pid} "
+                       f"{exe}")
+        out.append("")
     if args.by_thread:
         per = {}
         for t in profile.threads:
