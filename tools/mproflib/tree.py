@@ -23,6 +23,7 @@ from .profile import BadInput
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MNT_DETACH = 2
 INTERP = "/lib64/ld-linux-x86-64.so.2"
 SYSTEM = "/usr/lib/x86_64-linux-gnu"
 # What Debian's libc6 package installs: only those files are glibc's (not
@@ -60,9 +61,10 @@ def binds(lib):
 def fail(what, err):
     hint = ""
     if err == "Operation not permitted" or err == "Permission denied":
-        hint = (": mprof run needs root, or user namespaces for other "
-                "users (sysctl kernel.unprivileged_userns_clone=1); "
-                "--only-top profiles the program alone, without them")
+        hint = (" (it needs root, or user namespaces for other users: "
+                "sysctl kernel.unprivileged_userns_clone=1)")
+    elif err == "Invalid argument" and what == "make / private":
+        hint = " (/ is not a mount point: in a chroot?)"
     raise BadInput(f"cannot {what}: {err}{hint}")
 
 
@@ -81,21 +83,34 @@ def enter(lib):
                 f.write(text)
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         fail("make / private", os.strerror(ctypes.get_errno()))
+    done = []
     for src, dst in binds(lib):
         if libc.mount(src.encode(), dst.encode(), None, MS_BIND, None) != 0:
-            fail(f"bind {src} over {dst}", os.strerror(ctypes.get_errno()))
+            err = os.strerror(ctypes.get_errno())
+            # All or none: a loader and a libc of two builds must not meet.
+            for d in reversed(done):
+                libc.umount2(d.encode(), MNT_DETACH)
+            fail(f"bind {src} over {dst}", err)
+        done.append(dst)
 
 
 def main(argv):
     """mprof _tree LIB PROGRAM ARGS...: run PROGRAM in the namespace; the
     profiler's variables are in the environment already (this Python,
-    on the system's glibc, loaded before the binds, ignores them)."""
+    on the system's glibc, loaded before the binds, ignores them).
+    Where the namespace cannot be made, say why and profile PROGRAM
+    alone, through the built loader, as --only-top does."""
     lib, prog, args = argv[0], argv[1], argv[1:]
+    command = [prog]
     try:
         enter(lib)
-        os.execv(prog, args)
     except BadInput as e:
-        print(f"mprof: {e}", file=sys.stderr)
+        print(f"mprof: {e}; profiling {prog} alone, not the programs it "
+              "starts", file=sys.stderr)
+        command = [os.path.join(lib, "ld-linux-x86-64.so.2"),
+                   "--library-path", lib, prog]
+    try:
+        os.execv(command[0], command + args[1:])
     except OSError as e:
         print(f"mprof: cannot run {prog}: {e.strerror}", file=sys.stderr)
     # As env(1) and chroot(1) do when they cannot run the program.
