@@ -19,6 +19,7 @@ recorded + dropped, no key counted twice.
 import ctypes
 import os
 import re
+import shutil
 import struct
 import time
 
@@ -36,6 +37,8 @@ MAX_SEGMENTS = 24
 FIRST_ENTRIES = 64
 FIRST_FRAMES = 512
 LIVE, RETIRED = 1, 2
+# The offset of the root's EXITING.
+EXITING = 92
 # How long a copy is retried while the process changes its tables.
 PATIENCE = 0.8
 
@@ -274,7 +277,16 @@ def snapshot(pid):
     deadline = time.monotonic() + PATIENCE
     while True:
         try:
-            return snapshot_once(mem, addr, pid, maps)
+            snap = snapshot_once(mem, addr, pid, maps)
+
+            def exiting():
+                """Whether it began its exit dump since, or is gone."""
+                try:
+                    return mem.u(addr + EXITING, "<I") != 0
+                except Changed:
+                    return True
+            snap["exiting"] = exiting
+            return snap
         except Changed:
             if time.monotonic() > deadline:
                 raise BadInput(f"process {pid} changed its tables for "
@@ -469,6 +481,11 @@ def dump(pid, out=None):
             write_heap(path, snap, t, kind, number, now, number_of_maps,
                        maps_name)
         final = os.path.join(top, f"mprof.{pid}.{number}")
+        # The dump the process writes at exit is its last: none after it.
+        if snap["exiting"]():
+            shutil.rmtree(tmp)
+            raise BadInput(f"process {pid} exited, or is exiting: its last "
+                           "dump is the one it writes at exit")
         try:
             rename_noreplace(tmp, final)
             return final
