@@ -555,7 +555,10 @@ def existing_names_and_symlinks_are_not_followed():
                   f'ln -s {target} {out}/.mprof.$$.2.tmp && '
                   f'echo planted > {out}/mprof.$$.maps && '
                   f'exec {LOADER} --library-path {LIB} {BIN}/threads 0')
+        # A small mean, so that the program surely takes a sample and
+        # its dump holds a profile.
         env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_BYTES": "4096",
                          "GLIBC_MALLOC_PROFILE_OUT": out})
         p = subprocess.run(["sh", "-c", script], env=env, timeout=60,
                            capture_output=True, text=True)
