@@ -27,6 +27,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
 LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
+SYSTEM_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 BIN = os.path.join(TOP, "tests", "bin")
 OBJ = os.path.join(TOP, "build", "glibc")
 DEFAULT_MEAN = 524288
@@ -1593,6 +1594,125 @@ def run_leaves_setuid_and_static_programs_unprofiled():
         check(est in exes and suid not in exes and static not in exes,
               "profiled programs", f"{est}, not the setuid or the static "
               "one", exes)
+
+
+@test
+def static_tls_as_unpatched():
+    """The profiler's per-thread state is in the thread descriptor, not
+    in TLS variables of libc: libc's static TLS block is no larger than
+    the system's, built from the same source, and dlmopen opens as many
+    namespaces (each one holds a copy of libc's TLS) as with it."""
+    def tls_size(lib):
+        out = subprocess.run(["readelf", "-lW", lib], capture_output=True,
+                             text=True, check=True).stdout
+        tls = [line.split() for line in out.splitlines()
+               if line.split()[:1] == ["TLS"]]
+        return int(tls[0][5], 16)
+    ours = tls_size(os.path.join(LIB, "libc.so.6"))
+    system = tls_size(SYSTEM_LIBC)
+    check(ours == system, "TLS size of libc.so.6", hex(system), hex(ours))
+    expected = subprocess.run([os.path.join(BIN, "dlmopen")],
+                              capture_output=True, text=True,
+                              check=True).stdout
+    with tempfile.TemporaryDirectory() as out:
+        for env in ({}, {"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": out}):
+            got = run("dlmopen", env=env).stdout
+            check(got == expected, f"namespaces opened with {env}",
+                  expected.strip(), got.strip())
+
+
+@test
+def thread_without_memory_for_its_profile_stops_trying():
+    """A thread whose profile cannot be mapped (its address space is
+    full) goes unprofiled, and does not try again on each request."""
+    failed = {}
+    for on in (False, True):
+        with tempfile.TemporaryDirectory() as out:
+            log = os.path.join(out, "strace.log")
+            env = {"GLIBC_MALLOC_PROFILE": "1",
+                   "GLIBC_MALLOC_PROFILE_OUT": out} if on else {}
+            p = subprocess.run(
+                ["strace", "-f", "-qq", "-e", "trace=mmap", "-o", log,
+                 LOADER, "--library-path", LIB, os.path.join(BIN, "nomem")],
+                env=clean_env(env), capture_output=True, text=True,
+                timeout=120)
+            check(p.returncode == 0, "exit status", 0, p.stderr)
+            with open(log) as f:
+                failed[on] = sum("ENOMEM" in line for line in f)
+    # malloc itself tries to make the thread an arena on each request;
+    # the profiler tries once to map the thread's table, and may fail
+    # to map a buffer when it writes the dump at exit.
+    extra = failed[True] - failed[False]
+    check(1 <= extra <= 3, "failed mmap calls the profiler adds", "1 to 3",
+          extra)
+
+
+@test
+def fork_in_a_signal_handler_that_interrupted_a_sample():
+    """A timer's handler forks, 100 times, while the loop it interrupts
+    is most likely recording a sample (at a mean of 1 byte every request
+    is one); each child returns into that sample, allocates on and must
+    exit normally, with a profile of its own."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("sigfork", out, ["100"], mean=1)
+        m = re.fullmatch(r"forks 100 bad 0 pid (\d+)\n", p.stdout)
+        check(m is not None, "output", "forks 100 bad 0 pid N",
+              p.stdout.strip())
+        found = profiles(out)
+        check(len(found) == 101, "processes with a profile", 101,
+              len(found))
+        for path, (h, _) in found.items():
+            if h["pid"] == m[1]:
+                continue
+            # Its own 1,000 requests at least; none dropped as if the
+            # sample the handler interrupted were still going on.
+            check(int(h["recorded"]) >= 1000 and h["dropped"] == "0",
+                  f"{path}: recorded, dropped", ">= 1000, 0",
+                  (h["recorded"], h["dropped"]))
+
+
+@test
+@both
+def requests_too_large_leave_sampling_alone():
+    """Requests of 2^63 bytes and more, through every allocation
+    function, fail without being counted: the countdown must not wrap
+    into a huge positive value that ends the thread's sampling."""
+    mean = 4096
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("huge", out, mean=mean, seed=1)
+        lo, hi, (n, size) = sites(p.stdout, os.path.join(BIN, "huge"))[
+            "site_small"]
+        (_, samples), = profiles(out).values()
+        n, size = int(n), int(size)
+        _, est = estimate([s for s in at(samples, (lo, hi))
+                           if s[1] == size], mean)
+        b = bound(n, size, mean)
+        check(abs(est - n * size) <= b,
+              f"bytes of site_small (bound {b:.0f})", n * size, round(est))
+        largest = max(s[1] for s in samples)
+        check(largest < 2 ** 63, "largest request sampled", "< 2^63",
+              largest)
+
+
+@test
+def exit_during_a_dump_leaves_no_partial_dump():
+    """The main thread calls _exit while another thread writes dumps of
+    5,000 keys one after the other: every dump a reader can see is
+    whole, and mprof reports the last of them."""
+    for usec in (20000, 40000, 60000, 80000):
+        with tempfile.TemporaryDirectory() as out:
+            profile("exit_dump", out, [str(usec)], mean=64,
+                    env={"GLIBC_MALLOC_PROFILE_INTERVAL": "1000000"})
+            dumps, = dump_dirs(out).values()
+            for d in dumps.values():
+                for n in os.listdir(d):
+                    if n.endswith(".heap"):
+                        read_profile(os.path.join(d, n))
+            p = subprocess.run([MPROF, "report", out], capture_output=True,
+                               text=True)
+            check(p.returncode == 0, f"{usec} us: mprof report", "exit 0",
+                  p.stderr)
 
 
 @test
