@@ -27,6 +27,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
 LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
+# The system's libc, Debian's build of the same source.
 SYSTEM_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 BIN = os.path.join(TOP, "tests", "bin")
 OBJ = os.path.join(TOP, "build", "glibc")
@@ -40,6 +41,7 @@ CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
 def use_aarch64():
     """Point the tests at install-aarch64/ (./build.sh aarch64)."""
     global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
+    global SYSTEM_LIBC
     ARCH = "aarch64"
     INSTALL = os.path.join(TOP, "install-aarch64")
     LIB = os.path.join(INSTALL, "lib")
@@ -48,6 +50,7 @@ def use_aarch64():
     if platform.machine() != "aarch64":
         CC, CXX = "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"
         OBJDUMP, EMULATOR = "aarch64-linux-gnu-objdump", ["qemu-aarch64"]
+        SYSTEM_LIBC = "/usr/aarch64-linux-gnu/lib/libc.so.6"
 
 # Statistical checks allow 4 standard deviations: a correct profiler
 # fails one of them about once in 16,000 runs, a biased one (a fixed
@@ -718,16 +721,25 @@ def system_programs_run_under_the_loader():
         check(len(profiles(out)) >= 1, "profiles", ">= 1", 0)
 
 
+def symbol_range(lib, symbol):
+    """(start, end) of SYMBOL in LIB, from its symbol table, or from its
+    dynamic one for a stripped library."""
+    for dynamic in ([], ["-D"]):
+        nm = subprocess.run(["nm", "-S", *dynamic, lib], capture_output=True,
+                            text=True).stdout
+        m = re.search(r"^([0-9a-f]+) ([0-9a-f]+) [TtWi] "
+                      + re.escape(symbol) + "$", nm, re.M)
+        if m:
+            start = int(m.group(1), 16)
+            return start, start + int(m.group(2), 16)
+    raise Failure(f"{symbol} not found in {lib}")
+
+
 def fast_path(lib, symbol):
     """SYMBOL's instructions in LIB up to its first ret, with addresses
     and offsets taken out, so that two copies of a function compare
     equal; and the raw lines."""
-    nm = subprocess.run(["nm", "-S", lib], capture_output=True, text=True,
-                        check=True).stdout
-    m = re.search(r"^([0-9a-f]+) ([0-9a-f]+) [Tt] " + re.escape(symbol)
-                  + "$", nm, re.M)
-    addr, size = int(m.group(1), 16), int(m.group(2), 16)
-    insns = disassemble_range(lib, addr, addr + size)
+    insns = disassemble_range(lib, *symbol_range(lib, symbol))
     end = next(i for i, (_, s) in enumerate(insns) if s.startswith("ret"))
     insns = insns[:end + 1]
     norm = [re.sub(r"0x[0-9a-f]+\(%rip\)", "X(%rip)",
@@ -755,15 +767,14 @@ def disassemble_range(lib, start, stop):
 # which {c} is the countdown's place and {r} the register it is loaded
 # into; and the tail call the last one branches to.
 COUNT = {
-    "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"js\s"],
+    "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"jb\s"],
                r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
-    # The body reads tpidr_el0 already, for the tcache: a load, a
-    # subtraction, a store and a branch, the least a load/store
-    # architecture allows.
+    # A load, a subtraction that sets the carry, a store and a branch on
+    # it, the least a load/store architecture allows.
     "aarch64": ([r"ldu?r\s+(?P<r>x\d+), (?P<c>\[x\d+, #-\d+\])$",
-                 r"sub\s+{r}, {r}, x\d+$",
-                 r"stu?r\s+{r}, {c}$",
-                 r"tbnz\s+{r}, #63, "],
+                 r"subs\s+(?P<s>x\d+), {r}, x\d+$",
+                 r"stu?r\s+{s}, {c}$",
+                 r"b\.(cc|lo)\s"],
                 r"b\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
 }
 
@@ -778,12 +789,16 @@ def find_counting(insns, patterns):
         names = {k: re.escape(v) for k, v in m.groupdict().items()}
         found = [start]
         for p in patterns[1:]:
-            p = p.format(**names)
-            nxt = next((j for j in range(found[-1] + 1, len(insns))
-                        if re.match(p, insns[j])), None)
-            if nxt is None:
+            m = None
+            for j in range(found[-1] + 1, len(insns)):
+                m = re.match(p.format(**names), insns[j])
+                if m:
+                    break
+            if m is None:
                 break
-            found.append(nxt)
+            names.update({k: re.escape(v) for k, v in m.groupdict().items()
+                          if v is not None})
+            found.append(j)
         if len(found) == len(patterns):
             return found
     return []
@@ -791,74 +806,78 @@ def find_counting(insns, patterns):
 
 @test
 @both
-def malloc_adds_a_subtraction_and_a_branch():
-    """malloc as a profiling process binds it is glibc's own malloc, the
-    same instructions up to its first return, and those of COUNT: on
-    x86-64 two, a subtraction of the request from the countdown at a
-    constant offset from %fs and a branch on its sign; on AArch64 four,
-    the countdown being at a constant offset from tpidr_el0, which the
-    body reads anyway (there the rest is compared operation by
-    operation, counted, since GCC schedules the two copies apart).  The branch leads to a tail call of the sampled
-    allocation function.  glibc's own malloc, which the other processes
-    bind, does not touch the countdown."""
+def malloc_is_glibc_s_own_until_it_counts():
+    """malloc's instructions up to its first return are those of the
+    system's malloc, Debian's build of the same source, operation by
+    operation: where glibc tests whether malloc is initialized, one test
+    of a flag leads aside, in a process that profiles, to COUNT, then to
+    a tail call of the sampled allocation function."""
     libc = os.path.join(LIB, "libc.so.6")
-    plain, _ = fast_path(libc, "__libc_malloc")
-    counting, raw = fast_path(libc, "__malloc_prof_counting_malloc")
+    ours, raw = fast_path(libc, "__libc_malloc")
+    system, _ = fast_path(SYSTEM_LIBC, "malloc@@GLIBC_2.2.5")
+    # Registers are allocated each build its own way.
+    check(sorted(s.split()[0] for s in ours)
+          == sorted(s.split()[0] for s in system),
+          "operations of malloc up to its first return", system, ours)
     added, tail_call = COUNT[ARCH]
-    found = find_counting(counting, added)
-    check(found, "the counting instructions", added, counting)
-    rest = [s for j, s in enumerate(counting) if j not in found]
-    if ARCH == "aarch64":
-        # GCC allocates registers and schedules the two copies each its
-        # own way there: the same operations, counted.
-        rest, plain = (sorted(s.split()[0] for s in x) for x in (rest, plain))
-    check(rest == plain, "the other instructions", plain, rest)
+    whole = disassemble_range(libc, *symbol_range(libc, "__libc_malloc"))
+    found = find_counting([s for _, s in whole], added)
+    check(found, "the counting instructions", added, whole)
+    countdown = re.match(added[0], whole[found[0]][1])["c"]
+    touching = [s for s in ours if countdown in s]
+    check(touching == [], "malloc's first return path using " + countdown,
+          [], touching)
     # The branch leads, past the epilogue, to a jump to the sampled
     # function: a tail call, which leaves it the caller's frame.
-    target = int(raw[found[-1]][1].split()[-2], 16)
+    target = int(whole[found[-1]][1].split()[-2], 16)
     tail = disassemble_range(libc, target, target + 32)
     jumps = [s for _, s in tail
              if re.match(r"(jmp|call|ret|b|bl|br)\b", s)]
     check(jumps and re.match(tail_call, jumps[0]), "the slow branch",
           tail_call, tail)
-    countdown = re.match(added[0], counting[found[0]])["c"]
-    touching = [s for s in plain if countdown in s]
-    check(touching == [], "glibc's own malloc using " + countdown, [],
-          touching)
     print("    " + "\n    ".join(
         ("+ " if j in found else "  ") + s
-        for j, (_, s) in enumerate(raw)
-        if found[0] - 2 <= j <= found[-1] + 1))
+        for j, (_, s) in enumerate(whole)
+        if found[0] - 3 <= j <= found[-1] + 1))
+
+
+ALLOCATORS = {"malloc": 2000, "calloc": 1000, "realloc": 500,
+              "memalign": 200, "posix_memalign": 100, "valloc": 50,
+              "pvalloc": 50}
 
 
 @test
-def entry_points_are_chosen_once_by_the_variable():
-    """Every allocation function is bound to glibc's own entry point
-    unless GLIBC_MALLOC_PROFILE or its tunable is set, to the counting
-    one if it is, in every thread; binding everything at start-up
-    (LD_BIND_NOW) still profiles."""
-    expected = {"plain": [{}],
-                "counted": [{"GLIBC_MALLOC_PROFILE": "1"},
-                            {"GLIBC_MALLOC_PROFILE": "0"},
-                            {"GLIBC_TUNABLES": "glibc.malloc.profile=1"}]}
-    for kind, envs in expected.items():
-        for env in envs:
-            with tempfile.TemporaryDirectory() as out:
-                env = dict(env, GLIBC_MALLOC_PROFILE_OUT=out)
-                lines = run("entry_choice", env=env,
-                            cwd=out).stdout.split("\n")
-                got = {line.split()[2] for line in lines if line}
-                check(len(lines) == 15 and got == {kind},
-                      f"bindings with {env}", f"14 lines, all {kind}",
-                      lines)
+def tools_attach_to_malloc_by_symbol():
+    """The allocation functions are plain function symbols, not IFUNCs
+    whose value is their resolver: a uprobe on libc.so.6:NAME, which is
+    how bpftrace, bcc's memleak and perf probe attach, sees every call
+    tests/calls makes (memalign's with aligned_alloc's, its alias), with
+    profiling off and on.  A few more come from the loader and libc."""
+    libc = os.path.join(LIB, "libc.so.6")
+    syms = subprocess.run(["readelf", "--dyn-syms", "-W", libc],
+                          capture_output=True, text=True,
+                          check=True).stdout
+    for name in [*ALLOCATORS, "aligned_alloc"]:
+        types = re.findall(r"^\s*\d+: [0-9a-f]+\s+\d+ (\w+) .* "
+                           + name + "@@", syms, re.M)
+        check(types == ["FUNC"], f"symbol type of {name}", ["FUNC"], types)
+    script = " ".join(f"uprobe:{libc}:{name} /pid == cpid/ "
+                      f"{{ @{name} = count(); }}" for name in ALLOCATORS)
     with tempfile.TemporaryDirectory() as out:
-        profile("threads", out, ["2"], mean=1, env={"LD_BIND_NOW": "1"})
-        by_size = {}
-        for _, samples in profiles(out).values():
-            for count, size, _, _ in samples:
-                by_size[size] = by_size.get(size, 0) + count
-        check(by_size.get(1000) == 3000, "1000-byte requests sampled at "
-              "mean 1 with LD_BIND_NOW", 3000, by_size.get(1000))
+        for env in ({}, {"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": out}):
+            p = subprocess.run(
+                ["bpftrace", "-e", script, "-c",
+                 f"{LOADER} --library-path {LIB} {BIN}/calls"],
+                env=clean_env(env), capture_output=True, text=True,
+                timeout=300)
+            check(p.returncode == 0, "bpftrace", "exit 0", p.stderr)
+            counted = {m[1]: int(m[2]) for m in
+                       re.finditer(r"^@(\w+): (\d+)$", p.stdout, re.M)}
+            for name, n in ALLOCATORS.items():
+                got = counted.get(name, 0)
+                check(n <= got <= n + 20, f"{name} calls seen with {env}",
+                      n, got)
 
 
 # Call stacks.
