@@ -767,7 +767,7 @@ def disassemble_range(lib, start, stop):
 # which {c} is the countdown's place and {r} the register it is loaded
 # into; and the tail call the last one branches to.
 COUNT = {
-    "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"jb\s"],
+    "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"jbe\s"],
                r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
     # A load, a subtraction that sets the carry, a store and a branch on
     # it, the least a load/store architecture allows.
