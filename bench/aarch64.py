@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""What counting costs malloc on AArch64: the instructions the counting
-entry point adds, from the disassembly, and the instructions executed
+"""What counting costs malloc on AArch64: the instructions counting
+adds to malloc, from the disassembly, and the instructions executed
 per malloc+free pair, counted by qemu-user (run one instruction per
 translation block, each logged as it executes), with profiling unset and
 on at the default mean.  Rewrites the section of bench/RESULTS.md between
@@ -41,24 +41,19 @@ def per_pair(prog, env, tmp):
 
 
 def disassembly():
+    """malloc's counting, from its flag's branch to the jump back."""
     libc = os.path.join(LIB, "libc.so.6")
-    out = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", libc],
+    out = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn",
+                          "--disassemble=__libc_malloc", libc],
                          capture_output=True, text=True, check=True).stdout
-    body = re.search(r"<__malloc_prof_counting_malloc>:\n(.*?)\n\n", out,
-                     re.S).group(1).splitlines()
-    first = next(i for i, s in enumerate(body) if "tpidr_el0" in s)
-    last = next(i for i, s in enumerate(body) if re.search(r"tbnz\s+x\d+, #63", s)
-                and i > first)
     lines = [re.sub(r"^\s*[0-9a-f]+:\s*", "", s).split("//")[0].rstrip()
-             for s in body[first:last + 1]]
-    load = next(m for m in (re.match(r"ldu?r\s+(x\d+), (\[x\d+, #-\d+\])",
-                                     s) for s in lines) if m)
-    reg, slot = load.groups()
-    added = (rf"ldu?r\s+{reg}, {re.escape(slot)}$",
-             rf"sub\s+{reg}, {reg}, x\d+$",
-             rf"stu?r\s+{reg}, {re.escape(slot)}$", rf"tbnz\s+{reg}, #63,")
-    return [("+ " if any(re.match(p, s) for p in added) else "  ") + s
-            for s in lines]
+             for s in out.splitlines() if re.match(r"^\s+[0-9a-f]+:", s)]
+    subs = next(i for i, s in enumerate(lines)
+                if re.match(r"subs\s+x16, x16, x\d+$", s))
+    return (["  " + s for s in lines if re.match(r"cbz\s+w\d+, ", s)][:1]
+            + ["  ..."]
+            + ["+ " + s for s in lines[subs - 1:subs + 3]]
+            + ["  " + lines[subs + 3]])
 
 
 def main():
@@ -79,18 +74,18 @@ def main():
     lines = disassembly()
     text = "\n".join([
         BEGIN, "", "## AArch64 (bench/aarch64.py)", "",
-        "The counting malloc, from `__malloc_prof_counting_malloc` in "
-        "install-aarch64's libc.so.6: from the body's own read of "
-        "tpidr_el0 (for the tcache) to the branch, the four instructions "
-        "marked + are what counting adds (a load, a subtraction, a store and "
-        "a branch on the sign, the least a load/store architecture "
-        "allows); the rest is glibc's malloc, scheduled around them.", "",
+        "Counting in malloc, from `__libc_malloc` in install-aarch64's "
+        "libc.so.6: the branch on `malloc_fast_entry` (where glibc tests "
+        "whether malloc is initialized), taken in a process that profiles, "
+        "leads to the four instructions marked + (a load, a subtraction "
+        "that sets the flags, a store and a branch on them, the least a "
+        "load/store architecture allows), then back.", "",
         "```"] + lines + ["```", "",
         "Instructions executed per malloc (64) + free pair "
         "(bench/pair.c), counted by qemu-user one instruction at a time, "
         "the difference of 6,000 and 2,000 pairs:", "",
         "| profiling | instructions per pair |", "|---|---:|",
-        f"| unset (glibc's own entry points) | {unset:.1f} |",
+        f"| unset | {unset:.1f} |",
         f"| on, default mean | {on:.1f} (+{on - unset:.1f}) |",
         "", END]) + "\n"
     print(text)

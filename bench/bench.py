@@ -387,6 +387,17 @@ def disassembly(inst, symbol, lines):
             for l in body]
 
 
+def counting_block(inst):
+    """malloc's counting: from the countdown's subtraction to the tail
+    call of the sampled function."""
+    lines = disassembly(inst, "__libc_malloc", 10 ** 4)
+    first = next(i for i, l in enumerate(lines) if "%fs:" in l
+                 and l.startswith("sub "))
+    last = next(i for i, l in enumerate(lines)
+                if "__malloc_prof_sampled_malloc" in l)
+    return lines[first:last + 1]
+
+
 def machine():
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -614,13 +625,13 @@ def main():
               % tracer)
     disasm = [("unpatched `__libc_malloc`",
                disassembly(BASELINE, "__libc_malloc", 18)),
-              ("patched `__libc_malloc`, which malloc is bound to when "
-               "profiling is unset", disassembly(PATCHED, "__libc_malloc",
-                                                 18)),
-              ("patched `__malloc_prof_counting_malloc`, which malloc is "
-               "bound to when profiling is on: the same, and the "
-               "subtraction and the branch",
-               disassembly(PATCHED, "__malloc_prof_counting_malloc", 20))]
+              ("patched `__libc_malloc`: the same, testing "
+               "`malloc_fast_entry` where the unpatched one tests "
+               "`__malloc_initialized`", disassembly(PATCHED, "__libc_malloc",
+                                                     18)),
+              ("the branch a process that profiles takes: the subtraction, "
+               "its branch to the tail call of the sampled function, and the "
+               "jump back", counting_block(PATCHED))]
     if args.no_write:
         return
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
