@@ -160,11 +160,13 @@ def read_profile(path):
     header, samples = {}, []
     with open(path) as f:
         lines = f.read().split("\n")
-    check(lines[0] == "malloc-profile 3", path + " first line",
-          "malloc-profile 3", lines[0])
+    check(lines[0] == "malloc-profile 4", path + " first line",
+          "malloc-profile 4", lines[0])
     check("end" in lines, path, "an end line", "none")
     for line in lines[1:lines.index("end")]:
-        if line.startswith("#"):
+        # The epoch lines say which maps snapshots the samples after
+        # them go with: the reports' business.
+        if line.startswith("#") or line.startswith("epoch "):
             continue
         first, _, rest = line.partition(" ")
         if first.isdigit():
@@ -538,10 +540,10 @@ def profile_file_format():
             maps_name, snapshot = h["maps"].split()
             with open(os.path.join(os.path.dirname(path), maps_name)) as f:
                 text = f.read()
-            check(text.startswith(f"malloc-profile-maps 1\npid {h['pid']}\n"),
-                  "maps header", "malloc-profile-maps 1", text[:40])
-            check(f"snapshot {snapshot}\n" in text, "snapshot", snapshot,
-                  text[:80])
+            check(text.startswith(f"malloc-profile-maps 2\npid {h['pid']}\n"),
+                  "maps header", "malloc-profile-maps 2", text[:40])
+            check(f"snapshot {snapshot} epoch 0\n" in text, "snapshot",
+                  snapshot, text[:80])
             check(os.path.join(BIN, "threads") in text, "exe in maps",
                   "present", "absent")
 
@@ -1768,6 +1770,31 @@ def unloaded_library_keeps_its_samples_and_mapping():
 
 
 @test
+@both
+def unloaded_library_is_not_taken_for_the_one_loaded_in_its_place():
+    """tests/reuse allocates through a library, unloads it, and loads
+    another where it was: the same return address, in two epochs of the
+    maps.  Each sample is attributed to the library it was taken in."""
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        p = profile("reuse", out, [BIN], mean=1)
+        check(p.stdout == "reused\n", "second library", "where the first was",
+              p.stdout.strip())
+        path = os.path.join(rep, "r.json")
+        r = mprof("report", out, "--format", "json", "-o", path)
+        check(r.returncode == 0, "report", "status 0", r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+        for size, lib in ((1111, "a"), (2222, "b")):
+            leaves = {(fr["function"], fr["module"])
+                      for smp in doc["samples"] if smp["size"] == size
+                      for fr in smp["stack"][0]["frames"]}
+            want = {(f"reuse_{lib}", f"libreuse_{lib}.so")}
+            check(leaves == want, f"where the {size}-byte blocks were made",
+                  want, leaves)
+
+
+@test
 def mprof_reports_a_deleted_library_and_goes_on():
     with tempfile.TemporaryDirectory() as out, \
             tempfile.TemporaryDirectory() as tmp:
@@ -1992,10 +2019,10 @@ def mprof_report_rejects_bad_input_in_one_line():
             "missing": (None, ""),
             "empty": ({}, ""),
             "truncated": ({heap: text[:len(text) // 2]}, ""),
-            "version": ({heap: text.replace("malloc-profile 3",
+            "version": ({heap: text.replace("malloc-profile 4",
                                             "malloc-profile 99", 1)},
                         "version"),
-            "version 1": ({heap: text.replace("malloc-profile 3",
+            "version 1": ({heap: text.replace("malloc-profile 4",
                                               "malloc-profile 1", 1)},
                           "version 1"),
             "corrupt": ({heap: text.replace("\nend\n",
@@ -2045,7 +2072,7 @@ HANDMADE = {
 }
 
 
-def write_handmade(out, version=3, live=True):
+def write_handmade(out, version=4, live=True):
     """HANDMADE's profiles in OUT, without maps: the reports show each
     PC as it is.  LIVE false: nothing was still allocated."""
     for tid, keys in HANDMADE.items():

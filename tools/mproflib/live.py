@@ -23,16 +23,16 @@ import shutil
 import struct
 import time
 
-from .profile import FORMAT_VERSION, MAPS_VERSION, BadInput, list_dumps
+from .profile import FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps
 
 SYMBOL = b"__malloc_prof_root"
-ROOT = struct.Struct("<16sII6QQIIIII4xQQQQ19H")
+ROOT = struct.Struct("<16sII6QQIIIII4xQQQQQ20H")
 MAGIC = b"malloc-profile\0\0"
-ROOT_VERSION = 1
+ROOT_VERSION = 2
 LAYOUT = ("thread_size", "next", "state", "seq", "tid", "entries", "taken",
           "recorded", "dropped", "entry_size", "live", "count", "size",
           "frames", "nframes", "frame_store", "folded", "nfolds",
-          "folded_at")
+          "folded_at", "epoch")
 MAX_SEGMENTS = 24
 FIRST_ENTRIES = 64
 FIRST_FRAMES = 512
@@ -153,7 +153,8 @@ class Table:
     def __init__(self, addr, tid, state, taken, recorded, dropped, entries):
         self.addr, self.tid, self.state = addr, tid, state
         self.taken, self.recorded, self.dropped = taken, recorded, dropped
-        self.entries = entries          # [[count, live, size, frames]]
+        # [[count, live, size, frames, address, folded, epoch]]
+        self.entries = entries
 
 
 def read_store(mem, raw, offset, first, elem):
@@ -170,20 +171,21 @@ def read_store(mem, raw, offset, first, elem):
 
 def entry_format(L):
     """A struct format for one entry: count, live, size, frames,
-    nframes, at their offsets."""
-    names = ("count", "live", "size", "frames", "nframes", "folded")
+    nframes, folded, epoch, at their offsets."""
+    names = ("count", "live", "size", "frames", "nframes", "folded", "epoch")
     fields = sorted((L[f], f) for f in names)
     fmt, at = "<", 0
     for off, f in fields:
-        fmt += "x" * (off - at) + ("I" if f == "nframes" else "Q")
-        at = off + (4 if f == "nframes" else 8)
+        wide = f not in ("nframes", "epoch")
+        fmt += "x" * (off - at) + ("Q" if wide else "I")
+        at = off + (8 if wide else 4)
     fmt += "x" * (L["entry_size"] - at)
     order = [f for _, f in fields]
     return struct.Struct(fmt), [order.index(f) for f in names]
 
 
 def parse_table(mem, addr, raw, segments, frames, L):
-    fmt, (ci, li, si, fi, ni, xi) = entry_format(L)
+    fmt, (ci, li, si, fi, ni, xi, ei) = entry_format(L)
     entries = []
     for seg, data in segments:
         for k, e in enumerate(fmt.iter_unpack(data)):
@@ -193,7 +195,7 @@ def parse_table(mem, addr, raw, segments, frames, L):
             if not frames:
                 # A retired thread's: its keys are in the exited table.
                 entries.append([e[ci], e[li], e[si], (), seg + k * fmt.size,
-                                e[xi]])
+                                e[xi], e[ei]])
                 continue
             for start, block in frames:
                 if start <= where and where + 8 * n <= start + len(block):
@@ -205,7 +207,7 @@ def parse_table(mem, addr, raw, segments, frames, L):
             # And where it is, and for a retired thread, where its key
             # is in the exited table.
             entries.append([e[ci], e[li], e[si], pcs, seg + k * fmt.size,
-                            e[xi]])
+                            e[xi], e[ei]])
     t = Table(addr, *(struct.unpack_from("<i", raw, L[f])[0]
                       for f in ("tid", "state")),
               *(struct.unpack_from("<Q", raw, L[f])[0]
@@ -248,7 +250,8 @@ def read_root(mem, addr, pid):
     fields = ROOT.unpack(raw)
     names = ("magic", "version", "gen", "threads", "exited", "peak", "dir",
              "exe", "maps_name", "mean", "depth", "unwind", "enabled",
-             "exiting", "pid", "dumps", "peak_time", "peak_bytes", "folds")
+             "exiting", "pid", "dumps", "peak_time", "peak_bytes", "folds",
+             "epoch")
     root = dict(zip(names, fields))
     root["layout"] = dict(zip(LAYOUT, fields[len(names):]))
     if root["magic"] != MAGIC or root["version"] != ROOT_VERSION:
@@ -348,7 +351,8 @@ def snapshot_once(mem, addr, pid, maps):
                 mean=root["mean"], depth=root["depth"],
                 unwind="dwarf" if root["unwind"] == 1 else "fp",
                 dumps=root["dumps"], peak_time=root["peak_time"],
-                peak_bytes=root["peak_bytes"], maps=maps, threads=kept,
+                peak_bytes=root["peak_bytes"], epoch=root["epoch"],
+                maps=maps, threads=kept,
                 exited=exited, peak=peak)
 
 
@@ -386,10 +390,18 @@ def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
             f"unwind {snap['unwind']}", f"maps {maps_name} {snapshot_no}",
             f"taken {t.taken}", f"recorded {t.recorded}",
             f"dropped {t.dropped}"]
-    lines = [f"{count} {min(live, count)} {size} "
-             + " ".join(f"{pc:#x}" for pc in pcs)
-             for count, live, size, pcs, *_ in t.entries if count]
-    out += [f"keys {len(lines)}", "# count live size frames..."] + lines
+    lines, epoch = [], 0
+    for count, live, size, pcs, _, _, e in t.entries:
+        if not count:
+            continue
+        # As the profiler does: each epoch's entries after its line.
+        if e != epoch:
+            lines.append(f"epoch {e}")
+            epoch = e
+        lines.append(f"{count} {min(live, count)} {size} "
+                     + " ".join(f"{pc:#x}" for pc in pcs))
+    keys = sum(not line.startswith("epoch") for line in lines)
+    out += [f"keys {keys}", "# count live size frames..."] + lines
     out.append("end")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                  0o600)
@@ -408,15 +420,17 @@ def write_maps(path, snap, maps_name):
                 old = f.read()
         except OSError:
             old = ""
-    if not old.startswith(f"malloc-profile-maps {MAPS_VERSION}\n"):
-        old = f"malloc-profile-maps {MAPS_VERSION}\npid {pid}\n"
+    version = MAPS_VERSIONS[-1]
+    if not old.startswith(f"malloc-profile-maps {version}\n"):
+        old = f"malloc-profile-maps {version}\npid {pid}\n"
     number = sum(1 for line in old.split("\n")
                  if line.startswith("snapshot ")) + 1
     body = "\n".join(file_lines(snap["maps"]))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                  0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(f"{old}snapshot {number}\n{body}\nend\n")
+        f.write(f"{old}snapshot {number} epoch {snap['epoch']}\n{body}\n"
+                "end\n")
     return number
 
 

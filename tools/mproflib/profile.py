@@ -12,11 +12,13 @@ import math
 import os
 import re
 
-FORMAT_VERSION = 3
-# Version 2 files (one directory per run, no dumps) read as one dump.
-READ_VERSIONS = ("2", "3")
+FORMAT_VERSION = 4
+# Version 2 files (one directory per run, no dumps) read as one dump;
+# before version 4, samples have no epoch.
+READ_VERSIONS = ("2", "3", "4")
 DUMP_DIR = re.compile(r"mprof\.(\d+)\.(\d+)$")
-MAPS_VERSION = 1
+# Version 2 tags each snapshot with its epoch.
+MAPS_VERSIONS = ("1", "2")
 # pprof's sample types, in the order pprof output lists them.
 SAMPLE_TYPES = ("alloc_objects", "alloc_space", "inuse_objects",
                 "inuse_space")
@@ -60,7 +62,7 @@ class Thread:
         self.peak_time = float(header.get("peak-time", 0))
         if self.kind == "exited":
             self.name = "threads that exited"
-        # [(count, live, size, (pc, ...))], stacks leaf first
+        # [(count, live, size, (pc, ...), epoch)], stacks leaf first
         self.samples = samples
 
 
@@ -84,11 +86,16 @@ class Totals:
 
 
 class Sample:
-    """Estimates for one (stack, size, thread) key."""
+    """Estimates for one (stack, size, thread) key; its PCs are those of
+    MAPPING, the snapshot of the process's maps of its epoch, or, failing
+    that, of the older snapshots in HISTORY."""
 
-    def __init__(self, thread, count, live, size, stack):
+    def __init__(self, thread, count, live, size, stack, epoch, history):
         p = probability(size, thread.mean)
         self.thread = thread
+        self.epoch = epoch
+        self.history = history
+        self.mapping = history[0] if history else []
         self.count = count
         self.live = live
         self.size = size
@@ -114,10 +121,10 @@ def check_version(path, line):
     if version == "1":
         raise BadInput(f"{path}: format version 1 (written by an older "
                        "profiler, without in-use data); this mprof reads "
-                       "versions 2 and 3")
+                       "versions 2 to 4")
     if version not in READ_VERSIONS:
         raise BadInput(f"{path}: format version {version!r} (unknown); this "
-                       "mprof reads versions 2 and 3")
+                       "mprof reads versions 2 to 4")
 
 
 def parse_sample(path, n, line):
@@ -148,13 +155,16 @@ def read_heap(path):
     check_version(path, lines[0])
     if "end" not in lines:
         raise BadInput(f"{path}: truncated: no 'end' line")
-    header, samples = {}, []
+    header, samples, epoch = {}, [], 0
     for n, line in enumerate(lines[1:lines.index("end")], 2):
         if not line or line.startswith("#"):
             continue
         name, _, value = line.partition(" ")
         if name[:1].isdigit():
-            samples.append(parse_sample(path, n, line))
+            samples.append(parse_sample(path, n, line) + (epoch,))
+        elif name == "epoch":
+            # The samples that follow were recorded in that epoch.
+            epoch = parse_int(value, f"{path}:{n}: epoch")
         else:
             header[name] = value
     for field in ("pid", "tid", "mean", "taken", "recorded", "dropped"):
@@ -179,7 +189,8 @@ def read_heap(path):
 
 
 def read_maps(path, pid):
-    """{snapshot: [(start, end, offset, inode, file)]} of a maps file."""
+    """{snapshot: (epoch, [(start, end, offset, inode, file)])} of a maps
+    file; the epoch is None in files of version 1."""
     if "\0" in path:
         raise BadInput(f"{path!r}: not a file name")
     try:
@@ -187,9 +198,9 @@ def read_maps(path, pid):
             lines = f.read().split("\n")
     except OSError as e:
         raise BadInput(f"{path}: {e.strerror}")
-    if lines[0] != f"malloc-profile-maps {MAPS_VERSION}":
+    if lines[0] not in [f"malloc-profile-maps {v}" for v in MAPS_VERSIONS]:
         raise BadInput(f"{path}: not a maps file of format version "
-                       f"{MAPS_VERSION}")
+                       f"{' or '.join(MAPS_VERSIONS)}")
     if len(lines) < 2 or lines[1] != f"pid {pid}":
         raise BadInput(f"{path}: maps of another process (expected pid {pid})")
     snapshots, current = {}, None
@@ -197,8 +208,15 @@ def read_maps(path, pid):
         parts = line.split(None, 5)
         if not parts:
             continue
-        if parts[0] == "snapshot" and len(parts) == 2:
-            current = snapshots.setdefault(parse_int(parts[1], path), [])
+        if parts[0] == "snapshot" and len(parts) in (2, 4):
+            epoch = None
+            if len(parts) == 4:
+                if parts[2] != "epoch":
+                    raise BadInput(f"{path}: corrupt snapshot line: "
+                                   f"{line[:60]!r}")
+                epoch = parse_int(parts[3], path)
+            current = []
+            snapshots[parse_int(parts[1], path)] = (epoch, current)
         elif parts[0] == "end":
             current = None
         elif current is not None:
@@ -270,15 +288,25 @@ class Profile:
         self.maps = {}          # (dir, maps name) -> snapshots
         self.samples = []
         for t in self.threads:
-            t.history = self.mapping_of(t)
+            histories = {}
+            for count, live, size, stack, epoch in t.samples:
+                if epoch not in histories:
+                    histories[epoch] = self.mapping_of(t, epoch)
+                self.samples.append(Sample(t, count, live, size, stack,
+                                           epoch, histories[epoch]))
+            t.history = self.mapping_of(t, None)
             t.mapping = t.history[0] if t.history else []
-            self.samples += [Sample(t, *key) for key in t.samples]
         self.means = sorted({t.mean for t in self.threads})
 
-    def mapping_of(self, t):
-        """The snapshots of T's maps, the one T names first, then the
-        older ones, newest first: a PC in a library dlclose unmapped
-        is found in the snapshot taken before it was."""
+    def mapping_of(self, t, epoch):
+        """The snapshots of T's maps that hold the PCs of its samples of
+        EPOCH (None: of the latest), newest first.  The snapshot written
+        last in that epoch, up to the one T names, has every object
+        mapped then; the older ones of the epoch are asked if it lacks a
+        PC.  A dlclose that unloads an object begins a new epoch, so that
+        a PC in it is never taken for one in whatever was loaded in its
+        place.  Maps files without epochs (before version 2) have the
+        snapshot T names, then every older one."""
         if not t.maps:
             return []
         name, _, snap = t.maps.partition(" ")
@@ -286,12 +314,20 @@ class Profile:
         if path not in self.maps:
             self.maps[path] = read_maps(path, t.pid)
         snap = parse_int(snap, f"{t.path}: maps snapshot")
-        if snap not in self.maps[path]:
+        snapshots = self.maps[path]
+        if snap not in snapshots:
             raise BadInput(f"{t.path}: refers to snapshot {snap} of {path},"
                            " which is not there")
-        snapshots = self.maps[path]
-        older = [n for n in sorted(snapshots, reverse=True) if n < snap]
-        return [snapshots[n] for n in [snap] + older]
+        older = [n for n in sorted(snapshots, reverse=True) if n <= snap]
+        last = snapshots[snap][0]
+        if epoch is None or last is None:
+            return [snapshots[n][1] for n in older]
+        if epoch > last:
+            raise BadInput(f"{t.path}: samples of epoch {epoch}, after its "
+                           f"maps' last ({last})")
+        ours = [n for n in older if snapshots[n][0] <= epoch]
+        return [snapshots[n][1] for n in ours
+                if snapshots[n][0] == snapshots[ours[0]][0]]
 
     def totals(self):
         total = Totals()
@@ -314,11 +350,12 @@ class DiffProfile:
         counts, owner = {}, {}
         for sign, profile in ((-1, self.before), (1, self.after)):
             for s in profile.samples:
-                key = (s.thread.pid, s.size, s.stack)
+                key = (s.thread.pid, s.size, s.stack, s.epoch)
                 count, live = counts.get(key, (0, 0))
                 counts[key] = (count + sign * s.count, live + sign * s.live)
-                owner[key] = s.thread
-        self.samples = [Sample(owner[k], count, live, k[1], k[2])
+                owner[key] = s
+        self.samples = [Sample(owner[k].thread, count, live, k[1], k[2], k[3],
+                               owner[k].history)
                         for k, (count, live) in counts.items()
                         if count or live]
 

@@ -111,12 +111,12 @@ class Symbolizer:
         wanted = defaultdict(set)
         where = {}
         for s in profile.samples:
-            mid = id(s.thread.mapping)
+            mid = id(s.mapping)
             for pc in s.stack:
                 key = (pc, mid)
                 if key in where:
                     continue
-                obj, addr, module, off = self.locate(pc, s.thread.history)
+                obj, addr, module, off = self.locate(pc, s.history)
                 where[key] = (obj, addr, module, off)
                 if obj:
                     wanted[obj].add(addr)
@@ -143,7 +143,7 @@ class Symbolizer:
     def user_pcs(self, sample):
         """SAMPLE's stack without the PCs at its top whose every frame
         is the allocator's (at least one PC is kept)."""
-        mid = id(sample.thread.mapping)
+        mid = id(sample.mapping)
         stack, i = sample.stack, 0
         while i < len(stack) - 1 and all(
                 ALLOCATOR.match(f.function)
@@ -154,7 +154,7 @@ class Symbolizer:
     def stack(self, sample):
         """Frames of SAMPLE, innermost first, from the first that is not
         the allocator's."""
-        mid = id(sample.thread.mapping)
+        mid = id(sample.mapping)
         frames = [f for pc in self.user_pcs(sample)
                   for f in self.frames[(pc, mid)]]
         i = 0

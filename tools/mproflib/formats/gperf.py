@@ -21,8 +21,8 @@ def render(profile, sym, args):
         out.append(f"{counts(v)} @ " + " ".join(f"{pc:#x}" for pc in stack))
     out += ["", "MAPPED_LIBRARIES:"]
     seen = set()
-    for t in profile.threads:
-        for start, end, offset, inode, path in t.mapping:
+    for m in {id(s.mapping): s.mapping for s in profile.samples}.values():
+        for start, end, offset, inode, path in m:
             line = (f"{start:x}-{end:x} r-xp {offset:08x} 00:00 {inode} "
                     f"{path}")
             if line not in seen:

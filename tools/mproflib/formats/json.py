@@ -29,7 +29,7 @@ def render(profile, sym, args):
                      "stack": [{"pc": f"{pc:#x}", "frames": [
                          {"function": f.function, "file": f.file,
                           "line": f.line, "module": f.module}
-                         for f in sym.frames[(pc, id(s.thread.mapping))]]}
+                         for f in sym.frames[(pc, id(s.mapping))]]}
                          for pc in sym.user_pcs(s)]}
                     for s in profile.samples],
     }

@@ -53,10 +53,13 @@ def render(profile, sym, args):
         unit = "bytes" if name.endswith("_space") else "count"
         prof.msg(1, Proto().int(1, s(name)).int(2, s(unit)))
     mappings, locations, functions = {}, {}, {}
-    for t in profile.threads:
+    # The maps of each epoch the samples were recorded in, each once.
+    maps = {id(m): (m, smp.thread.exe) for smp in profile.samples
+            for m in [smp.mapping]}
+    for m, exe in maps.values():
         # pprof takes the first mapping for the main binary.
         for start, end, offset, inode, path in sorted(
-                t.mapping, key=lambda m: m[4] != t.exe):
+                m, key=lambda m: m[4] != exe):
             if (start, path) not in mappings and path.startswith("/"):
                 mid = len(mappings) + 1
                 mappings[(start, path)] = mid
@@ -64,8 +67,8 @@ def render(profile, sym, args):
                          .int(4, offset).int(5, s(path)).int(7, 1).int(8, 1)
                          .int(9, 1).int(10, 1))
 
-    def mapping_id(pc, t):
-        for start, end, offset, inode, path in t.mapping:
+    def mapping_id(pc, mapping):
+        for start, end, offset, inode, path in mapping:
             if start <= pc < end:
                 return mappings.get((start, path), 0)
         return 0
@@ -79,19 +82,20 @@ def render(profile, sym, args):
                      .int(3, s(f.function)).int(4, s(f.file)))
         return functions[key]
 
-    def location_id(pc, t):
-        key = (pc, id(t.mapping))
+    def location_id(pc, smp):
+        key = (pc, id(smp.mapping))
         if key not in locations:
             lid = len(locations) + 1
             locations[key] = lid
-            loc = Proto().int(1, lid).int(2, mapping_id(pc, t)).int(3, pc)
+            loc = Proto().int(1, lid).int(2, mapping_id(pc, smp.mapping))
+            loc.int(3, pc)
             for f in sym.frames[key]:
                 loc.msg(4, Proto().int(1, function_id(f)).int(2, f.line))
             prof.msg(4, loc)
         return locations[key]
 
     for smp in profile.samples:
-        lids = [location_id(pc, smp.thread) for pc in sym.user_pcs(smp)]
+        lids = [location_id(pc, smp) for pc in sym.user_pcs(smp)]
         sample = Proto().packed(1, lids).packed(
             2, [round(getattr(smp, name)) for name in SAMPLE_TYPES])
         sample.msg(3, Proto().int(1, s("bytes")).int(3, smp.size))

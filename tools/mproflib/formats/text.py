@@ -44,7 +44,7 @@ def sites(profile, sym):
     found = defaultdict(Totals)
     labels = {}
     for s in profile.samples:
-        k = (s.stack, id(s.thread.mapping))
+        k = (s.stack, id(s.mapping))
         if k not in labels:
             labels[k] = tuple(f.label() for f in sym.stack(s))
         found[labels[k]].add(s)
