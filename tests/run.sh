@@ -10,5 +10,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh" aarch64
 "$top/build.sh" packages golang-go google-perftools libdevel-nytprof-perl \
   protobuf-compiler golang-github-google-pprof-dev binutils librsvg2-bin \
-  strace
+  strace bpftrace
 exec /usr/bin/python3 "$top/tests/run.py" "$@"
