@@ -190,7 +190,8 @@ def run_once(cfg, prog, parse):
             sys.exit("bench: %s %s: status %d, stderr %r"
                      % (cfg.family, cfg.name, p.returncode, p.stderr[-500:]))
         if cfg.profiled and not any(f.endswith(".heap")
-                                    for f in os.listdir(out_dir)):
+                                    for _, _, files in os.walk(out_dir)
+                                    for f in files):
             sys.exit("bench: %s %s wrote no profile" % (cfg.family, cfg.name))
     if parse is None:
         return (after.ru_utime - before.ru_utime
