@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Run glibc's make check on the patched build and on the unpatched one
+(tests/glibc-check.sh) and write the failures only the patched build has
+to tests/GLIBC-CHECK.md."""
+
+import datetime
+import os
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILDS = {"unpatched": os.path.join(TOP, "build", "baseline", "obj"),
+          "patched": os.path.join(TOP, "build", "glibc")}
+PROFILED_SUBDIRS = ["malloc", "nptl", "elf", "posix", "stdlib"]
+
+
+def check(obj, subdirs, env):
+    """{test: result} of make check in OBJ, in SUBDIRS (all if empty)."""
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("GLIBC_MALLOC_PROFILE") and k != "GLIBC_TUNABLES"}
+    e.update(env, TIMEOUTFACTOR="4")
+    args = ["make", "-C", obj, "-j", str(os.cpu_count()), "check"]
+    if subdirs:
+        args.append("subdirs=" + " ".join(subdirs))
+    subprocess.run(args, env=e, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    with open(os.path.join(obj, "tests.sum")) as f:
+        return dict(line.strip().split(": ", 1)[::-1] for line in f
+                    if ": " in line)
+
+
+def failed(results):
+    return {t for t, r in results.items() if r in ("FAIL", "ERROR")}
+
+
+def main():
+    trial = sys.argv[1:]
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        runs = [("profiler unset", trial, {}),
+                ("profiler on, mean 64", trial or PROFILED_SUBDIRS,
+                 {"GLIBC_MALLOC_PROFILE": "1",
+                  "GLIBC_MALLOC_PROFILE_BYTES": "64",
+                  "GLIBC_MALLOC_PROFILE_OUT": out})]
+        for name, subdirs, env in runs:
+            res = {b: check(obj, subdirs, env) for b, obj in BUILDS.items()}
+            new = sorted(failed(res["patched"]) - failed(res["unpatched"]))
+            rows.append((name, " ".join(subdirs) or "all", len(res["patched"]),
+                         len(failed(res["unpatched"])),
+                         len(failed(res["patched"])), new))
+            print(f"{name}: {rows[-1][2]} tests, new failures: {new or 'none'}",
+                  flush=True)
+    lines = [f"# glibc's make check, {datetime.date.today().isoformat()}", "",
+             "`tests/glibc-check.sh`" + (f" {' '.join(trial)} (a trial)"
+                                         if trial else "")
+             + ": the series against the same Debian source built without it,"
+             " on the same machine.", "",
+             "| run | subdirectories | tests | failed unpatched | "
+             "failed patched | only patched |", "|---|---|---:|---:|---:|---|"]
+    lines += [f"| {n} | {s} | {t} | {fu} | {fp} | {', '.join(new) or 'none'} |"
+              for n, s, t, fu, fp, new in rows]
+    with open(os.path.join(TOP, "tests", "GLIBC-CHECK.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
