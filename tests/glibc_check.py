@@ -3,16 +3,23 @@
 (tests/glibc-check.sh) and write the failures only the patched build has
 to tests/GLIBC-CHECK.md."""
 
+import argparse
 import datetime
 import os
 import subprocess
-import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILDS = {"unpatched": os.path.join(TOP, "build", "baseline", "obj"),
-          "patched": os.path.join(TOP, "build", "glibc")}
+UNPATCHED = os.path.join(TOP, "build", "baseline", "obj")
+PATCHED = os.path.join(TOP, "build", "glibc")
 PROFILED_SUBDIRS = ["malloc", "nptl", "elf", "posix", "stdlib"]
+
+
+def read_sum(obj):
+    """{test: result} of the last make check in OBJ."""
+    with open(os.path.join(obj, "tests.sum")) as f:
+        return dict(line.strip().split(": ", 1)[::-1] for line in f
+                    if ": " in line)
 
 
 def check(obj, subdirs, env):
@@ -25,17 +32,27 @@ def check(obj, subdirs, env):
         args.append("subdirs=" + " ".join(subdirs))
     subprocess.run(args, env=e, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    with open(os.path.join(obj, "tests.sum")) as f:
-        return dict(line.strip().split(": ", 1)[::-1] for line in f
-                    if ": " in line)
+    return read_sum(obj)
 
 
-def failed(results):
-    return {t for t, r in results.items() if r in ("FAIL", "ERROR")}
+def failed(results, subdirs):
+    return {t for t, r in results.items() if r in ("FAIL", "ERROR")
+            and (not subdirs or t.split("/")[0] in subdirs)}
 
 
 def main():
-    trial = sys.argv[1:]
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("subdirs", nargs="*",
+                    help="run only these subdirectories (a trial)")
+    ap.add_argument("--reuse-unpatched", action="store_true",
+                    help="take the unpatched results from the tests.sum of "
+                    "its last make check instead of running it again")
+    args = ap.parse_args()
+    trial = args.subdirs
+    # The unpatched build ignores the profiler's variables: one run of it
+    # is the baseline of both runs of the patched one.
+    unpatched = (read_sum(UNPATCHED) if args.reuse_unpatched
+                 else check(UNPATCHED, trial, {}))
     rows = []
     with tempfile.TemporaryDirectory() as out:
         runs = [("profiler unset", trial, {}),
@@ -44,11 +61,11 @@ def main():
                   "GLIBC_MALLOC_PROFILE_BYTES": "64",
                   "GLIBC_MALLOC_PROFILE_OUT": out})]
         for name, subdirs, env in runs:
-            res = {b: check(obj, subdirs, env) for b, obj in BUILDS.items()}
-            new = sorted(failed(res["patched"]) - failed(res["unpatched"]))
-            rows.append((name, " ".join(subdirs) or "all", len(res["patched"]),
-                         len(failed(res["unpatched"])),
-                         len(failed(res["patched"])), new))
+            patched = check(PATCHED, subdirs, env)
+            new = sorted(failed(patched, subdirs) - failed(unpatched, subdirs))
+            rows.append((name, " ".join(subdirs) or "all", len(patched),
+                         len(failed(unpatched, subdirs)),
+                         len(failed(patched, subdirs)), new))
             print(f"{name}: {rows[-1][2]} tests, new failures: {new or 'none'}",
                   flush=True)
     lines = [f"# glibc's make check, {datetime.date.today().isoformat()}", "",
