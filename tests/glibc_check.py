@@ -53,6 +53,12 @@ def main():
     # is the baseline of both runs of the patched one.
     unpatched = (read_sum(UNPATCHED) if args.reuse_unpatched
                  else check(UNPATCHED, trial, {}))
+    reused = ""
+    if args.reuse_unpatched:
+        when = datetime.datetime.fromtimestamp(
+            os.path.getmtime(os.path.join(UNPATCHED, "tests.sum")))
+        reused = (", the unpatched results from its make check of "
+                  f"{when:%Y-%m-%d %H:%M}")
     rows = []
     with tempfile.TemporaryDirectory() as out:
         runs = [("profiler unset", trial, {}),
@@ -72,7 +78,7 @@ def main():
              "`tests/glibc-check.sh`" + (f" {' '.join(trial)} (a trial)"
                                          if trial else "")
              + ": the series against the same Debian source built without it,"
-             " on the same machine.", "",
+             " on the same machine" + reused + ".", "",
              "| run | subdirectories | tests | failed unpatched | "
              "failed patched | only patched |", "|---|---|---:|---:|---:|---|"]
     lines += [f"| {n} | {s} | {t} | {fu} | {fp} | {', '.join(new) or 'none'} |"
