@@ -54,8 +54,8 @@ def render(profile, sym, args):
         prof.msg(1, Proto().int(1, s(name)).int(2, s(unit)))
     mappings, locations, functions = {}, {}, {}
     # The maps of each epoch the samples were recorded in, each once.
-    maps = {id(m): (m, smp.thread.exe) for smp in profile.samples
-            for m in [smp.mapping]}
+    maps = {id(smp.mapping): (smp.mapping, smp.thread.exe)
+            for smp in profile.samples}
     for m, exe in maps.values():
         # pprof takes the first mapping for the main binary.
         for start, end, offset, inode, path in sorted(
