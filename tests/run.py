@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -444,6 +445,107 @@ def in_use_is_exact_when_every_block_is_sampled():
         check("sampled allocation(s) still live" in r.stdout,
               "--leaks says it shows estimates", "a line saying so",
               r.stdout[-300:])
+
+
+def resize_sites(p, out):
+    """The sites tests/resize reported, as {name: (samples, requests,
+    live, size)}."""
+    found = sites(p.stdout, os.path.join(BIN, "resize"))
+    samples = [s for _, ss in profiles(out).values() for s in ss]
+    return {name: (at(samples, (lo, hi)), int(n), int(live), int(size))
+            for name, (lo, hi, (n, live, size)) in found.items()}
+
+
+@test
+@both
+def sampled_blocks_resize_as_other_blocks():
+    """tests/resize at a mean of 1 byte, where every request is sampled:
+    realloc chains across the mmap threshold and back, a block at the
+    top of the heap grown 64 times, one grown from 1 MiB by mremap, and
+    aligned requests from 16 bytes to 2 MiB.  Every realloc is a request
+    of its new size and the block's last size is the one live, exactly;
+    the heap block keeps its address every time; growing by mremap takes
+    no page fault for the bytes the block had (a copy would fault them
+    all, at every step); an aligned block takes no more address space
+    than its size, its alignment and a page, as unpatched glibc's (those
+    of 256 KiB and more, which are mmapped, are checked).  At a
+    mean of 8 KiB, where chains pass between sampled and unsampled
+    sizes, contents survive and no site holds a block once all are
+    freed.  The program checks alignment, usable size and contents."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("resize", out, mean=1)
+        for name, (got, n, live, size) in resize_sites(p, out).items():
+            requests = sum(c for c, _, _, _ in got)
+            held = [(s, lv) for _, s, _, lv in got if lv]
+            check(requests == n, f"{name}: requests", n, requests)
+            check(sum(lv for _, lv in held) == live, f"{name}: live",
+                  live, held)
+            if size and live:
+                check({s for s, _ in held} == {size},
+                      f"{name}: size of the live blocks", size, held)
+        kept, n = map(int, re.search(r"^inplace (\d+) (\d+)$", p.stdout,
+                                     re.M).groups())
+        check(kept == n, "reallocs of the top block that kept its address",
+              n, kept)
+        took, added = map(int, re.search(r"^faults (\d+) (\d+)$",
+                                         p.stdout, re.M).groups())
+        check(took < added + 64, "page faults growing 1 MiB by 64 KiB "
+              "steps", f"about the {added} pages added", took)
+        page = 4096 if ARCH == "x86_64" else os.sysconf("SC_PAGESIZE")
+        for align, vm in re.findall(r"^aligned (\d+) (\d+)$", p.stdout,
+                                    re.M):
+            align, vm = int(align), int(vm)
+            # Smaller ones come from the heap, which grows by more.
+            if align < 256 * 1024:
+                continue
+            check(vm <= 2 * align + 2 * page,
+                  f"address space of a block of {align} bytes aligned to "
+                  f"{align}", f"at most {2 * align + 2 * page}", vm)
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("resize", out, ["free"], mean=8192)
+        for name, (got, _, _, _) in resize_sites(p, out).items():
+            held = [(s, lv) for _, s, _, lv in got if lv]
+            check(held == [], f"{name}: blocks held once all are freed",
+                  [], held)
+
+
+# (kind, realloc or free, profiled, glibc's message)
+FORGERIES = [
+    ("odd", "free", False, "munmap_chunk(): invalid pointer"),
+    ("odd", "realloc", False, "mremap_chunk(): invalid pointer"),
+    ("odd", "free", True, "free(): invalid sampled chunk"),
+    ("odd", "realloc", True, "realloc(): invalid sampled chunk"),
+] + [(kind, op, True, f"{op}(): invalid sampled chunk")
+     for kind in ("key", "base", "size") for op in ("free", "realloc")]
+
+
+@test
+@both
+def forged_sampled_headers_abort_before_they_are_followed():
+    """tests/forged forges the header free takes for a sampled block: an
+    mmapped chunk header with an odd prev_size inside a large block, in
+    a process that does not profile and in one that does, and a real
+    sampled block's key, base or size changed.  Each free and realloc of
+    it aborts with glibc's message (the unprofiled process with the
+    message unpatched glibc gives), and neither the decrement of the
+    counter the header names nor the free of the block it names happens:
+    both are in a canary page the program shares with its child."""
+    for kind, op, profiled, message in FORGERIES:
+        what = f"{kind} {op} {'profiled' if profiled else 'unprofiled'}"
+        with tempfile.TemporaryDirectory() as out:
+            env = ({"GLIBC_MALLOC_PROFILE": "1",
+                    "GLIBC_MALLOC_PROFILE_BYTES": "1",
+                    "GLIBC_MALLOC_PROFILE_OUT": out} if profiled else {})
+            p = run("forged", [kind, op], env)
+        status = int(re.search(r"^status (\d+)$", p.stdout, re.M).group(1))
+        check(os.WIFSIGNALED(status)
+              and os.WTERMSIG(status) == signal.SIGABRT,
+              f"{what}: the child", "killed by SIGABRT",
+              f"wait status {status}")
+        check(message in p.stderr, f"{what}: message", message,
+              p.stderr.strip())
+        check("canary intact" in p.stdout, f"{what}: the canary",
+              "intact", p.stdout.strip())
 
 
 @test
