@@ -2,7 +2,8 @@
 # The benchmark command: installs what is missing, builds the patched glibc
 # (./build.sh) and, once, the same source without the patches
 # (./build.sh baseline, about 15 minutes), then runs bench/bench.py, which
-# rewrites bench/RESULTS.md and bench/results.png, then bench/dumps.py and,
+# rewrites bench/RESULTS.md and bench/results.png, then bench/dumps.py,
+# bench/realloc.py and,
 # once ./build.sh aarch64 has built it, bench/aarch64.py, which rewrite
 # their sections of bench/RESULTS.md.  Arguments go to bench/bench.py
 # (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
@@ -14,5 +15,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
   valgrind g++ binutils bpftrace
 /usr/bin/python3 "$top/bench/bench.py" "$@"
 /usr/bin/python3 "$top/bench/dumps.py"
+/usr/bin/python3 "$top/bench/realloc.py"
 "$top/build.sh" aarch64
 exec /usr/bin/python3 "$top/bench/aarch64.py"
