@@ -49,7 +49,13 @@ def section(results, runs, total):
            "against themselves unprofiled).  At MiB sizes nearly every "
            "request is sampled at the default mean: a sampled block is "
            "resized as any other, its outer block grown in place or by "
-           "mremap." % (mib, runs), "",
+           "mremap." % (mib, runs)
+           + "  The 4 KiB rows are mostly the kernel's time: a page fault "
+           "and an mremap per step, which moves the page tables of the "
+           "whole buffer when its mapping cannot grow where it lies, and "
+           "where it lies changes from run to run.  `unset` runs unpatched "
+           "glibc's instructions for every request here: its ratio is the "
+           "noise of a row.", "",
            "| pattern | unpatched | unset | 512K | 64K | 4K | jemalloc "
            "plain | 512K | 64K | 4K | tcmalloc plain | 512K | 64K | 4K |",
            "|---|" + "---:|" * 14]
