@@ -491,7 +491,7 @@ def sampled_blocks_resize_as_other_blocks():
                                          p.stdout, re.M).groups())
         check(took < added + 64, "page faults growing 1 MiB by 64 KiB "
               "steps", f"about the {added} pages added", took)
-        page = 4096 if ARCH == "x86_64" else os.sysconf("SC_PAGESIZE")
+        page = os.sysconf("SC_PAGESIZE")
         for align, vm in re.findall(r"^aligned (\d+) (\d+)$", p.stdout,
                                     re.M):
             align, vm = int(align), int(vm)
