@@ -489,7 +489,9 @@ def sampled_blocks_resize_as_other_blocks():
               n, kept)
         took, added = map(int, re.search(r"^faults (\d+) (\d+)$",
                                          p.stdout, re.M).groups())
-        check(took < added + 64, "page faults growing 1 MiB by 64 KiB "
+        # A copy at every step would fault about 48 times as many pages;
+        # qemu-user takes some faults of its own.
+        check(took < 2 * added, "page faults growing 1 MiB by 64 KiB "
               "steps", f"about the {added} pages added", took)
         page = os.sysconf("SC_PAGESIZE")
         for align, vm in re.findall(r"^aligned (\d+) (\d+)$", p.stdout,
