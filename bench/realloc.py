@@ -53,17 +53,16 @@ def section(results, runs, total):
            + "  The 4 KiB rows are mostly the kernel's time: a page fault "
            "and an mremap per step, which moves the page tables of the "
            "whole buffer when its mapping cannot grow where it lies, and "
-           "where it lies changes from run to run.  `unset` runs unpatched "
-           "glibc's instructions for every request here: its ratio is the "
-           "noise of a row.", "",
-           "| pattern | unpatched | unset | 512K | 64K | 4K | jemalloc "
+           "where it lies changes from run to run.  A/A is unpatched glibc "
+           "run a second time in each round: the noise of a row.", "",
+           "| pattern | unpatched | A/A | unset | 512K | 64K | 4K | jemalloc "
            "plain | 512K | 64K | 4K | tcmalloc plain | 512K | 64K | 4K |",
-           "|---|" + "---:|" * 14]
+           "|---|" + "---:|" * 15]
     for name, rows in results:
         by = {(f, n): (m, r) for f, n, m, r, _, _ in rows}
         cells = []
-        for fam, names in (("glibc", ("unpatched", "unset", "512K", "64K",
-                                      "4K")),
+        for fam, names in (("glibc", ("unpatched", "A/A", "unset", "512K",
+                                      "64K", "4K")),
                            ("jemalloc", ("plain", "512K", "64K", "4K")),
                            ("tcmalloc", ("plain", "512K", "64K", "4K"))):
             for n in names:
@@ -85,6 +84,8 @@ def main():
                     os.path.join(bench.BIN, "grow"),
                     os.path.join(bench.HERE, "grow.c")], check=True)
     cfgs = [c for c in bench.configs() if c.name != "512K dwarf"]
+    # Unpatched glibc a second time: the noise a row has.
+    cfgs.insert(1, bench.Config("glibc", "A/A", bench.BASELINE))
     results = []
     for name, prog in workloads(args.bytes):
         rows = bench.ratio_rows(cfgs, bench.measure(cfgs, name, prog, float,
