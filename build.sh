@@ -8,11 +8,18 @@
 #   ./build.sh aarch64  build the series for AArch64 into install-aarch64/
 #                       (with Debian's cross compiler on x86-64; programs
 #                       run under qemu-user there)
+#   ./build.sh i386     build the series for i386 into install-i386/
+#                       (gcc -m32; programs run natively on x86-64)
 #   ./build.sh packages PKG...
 #                       apt-get install those of PKG... that are missing
 #
-# glibc-src/ is a git repository: one commit holding Debian's pristine source
-# (tag "pristine"), then the series applied with git am.  Edit there, commit,
+# The series is against upstream glibc master at commit $glibc_commit.  Its
+# source comes from $GLIBC_TARBALL if set, else from ../shared/glibc/ beside
+# this repository, else from a clone of $GLIBC_GIT (glibc's git repository)
+# if that is set; the tarball's sha256 or the clone's commit is checked.
+#
+# glibc-src/ is a git repository: one commit holding that source (tag
+# "pristine"), then the series applied with git am.  Edit there, commit,
 # then "./build.sh export" so patches/ (what CI builds) has the change.
 set -eu
 
@@ -20,7 +27,9 @@ top=$(cd "$(dirname "$0")" && pwd)
 src=$top/glibc-src
 obj=$top/build/glibc
 inst=$top/install
-tarball=/usr/src/glibc/glibc-2.36.tar.xz
+glibc_commit=04e750e75b73957cf1c791535a3f4319534a52fc
+glibc_tarball_name=glibc-2.42.9000-04e750e75b.tar.xz
+glibc_sha256=c468cda6b598a7546d793e768e6109532227301dbe13b8b98b1616dc74a25a69
 git_id="-c user.name=build.sh -c user.email=build.sh@localhost"
 
 say () { printf 'build.sh: %s\n' "$*" >&2; }
@@ -64,8 +73,34 @@ install_packages () {
 }
 
 install_deps () {
-  install_packages gcc g++ make gawk bison python3 git xz-utils glibc-source \
-    ccache binutils file
+  install_packages gcc g++ make gawk bison python3 git xz-utils ccache \
+    binutils file
+}
+
+# unpack_glibc DIR: the pristine source of $glibc_commit into DIR.
+unpack_glibc () {
+  tarball=${GLIBC_TARBALL:-$top/../shared/glibc/$glibc_tarball_name}
+  rm -rf "$1" && mkdir -p "$1"
+  if [ -f "$tarball" ]; then
+    say "unpacking $tarball"
+    sum=$(sha256sum "$tarball" | cut -c1-64)
+    [ "$sum" = "$glibc_sha256" ] ||
+      { say "$tarball: sha256 $sum, not $glibc_sha256"; exit 1; }
+    tar -C "$1" --strip-components=1 -xJf "$tarball"
+  elif [ -n "${GLIBC_GIT:-}" ]; then
+    say "cloning $GLIBC_GIT at $glibc_commit"
+    git init -q "$1/.clone"
+    git -C "$1/.clone" fetch -q --depth 1 "$GLIBC_GIT" "$glibc_commit" ||
+      { say "cannot fetch $glibc_commit from $GLIBC_GIT"; exit 1; }
+    [ "$(git -C "$1/.clone" rev-parse FETCH_HEAD)" = "$glibc_commit" ] ||
+      { say "$GLIBC_GIT gave another commit than $glibc_commit"; exit 1; }
+    git -C "$1/.clone" archive FETCH_HEAD | tar -C "$1" -xf -
+    rm -rf "$1/.clone"
+  else
+    say "no glibc source: set GLIBC_TARBALL to $glibc_tarball_name" \
+        "(sha256 $glibc_sha256), or GLIBC_GIT to glibc's git repository"
+    exit 1
+  fi
 }
 
 apply_series () {
@@ -80,12 +115,10 @@ apply_series () {
 
 prepare_source () {
   if [ ! -d "$src/.git" ]; then
-    say "unpacking $tarball"
-    rm -rf "$src" && mkdir -p "$src"
-    tar -C "$src" --strip-components=1 -xJf "$tarball"
+    unpack_glibc "$src"
     git -C "$src" init -q
     git -C "$src" add -A -f
-    git -C "$src" $git_id commit -q -m "glibc 2.36 as shipped by Debian's glibc-source"
+    git -C "$src" $git_id commit -q -m "glibc master at $glibc_commit"
     git -C "$src" tag pristine
     apply_series
     return
@@ -111,7 +144,9 @@ configure_search_path () {
   mkdir -p "$1/etc"
   {
     echo "# Written by build.sh: the system's library directories."
-    if [ -n "${3:-}" ]; then
+    if [ "$2" = i686-linux-gnu ]; then
+      dirs="/lib/i386-linux-gnu /usr/lib/i386-linux-gnu /usr/lib32"
+    elif [ -n "${3:-}" ]; then
       dirs=/usr/$2/lib
     else
       echo "include /etc/ld.so.conf"
@@ -121,19 +156,28 @@ configure_search_path () {
       [ -d "$d" ] && echo "$d"
     done
   } > "$1/etc/ld.so.conf"
-  ${3:+qemu-${2%%-*}} "$1/sbin/ldconfig"
+  case "${3:-}" in
+    ""|i686-linux-gnu) "$1/sbin/ldconfig" ;;
+    *) qemu-"${2%%-*}" "$1/sbin/ldconfig" ;;
+  esac
 }
 
 # configure_and_build SRC OBJ INST [HOST]: an out-of-tree build of SRC
-# installed into INST, cross-compiled for HOST (a GNU triplet) if given.
+# installed into INST, cross-compiled for HOST (a GNU triplet) if given;
+# i686-linux-gnu is built with the native compiler's -m32.
 configure_and_build () {
   mkdir -p "$2"
   if [ ! -f "$2/config.status" ]; then
     cc=gcc cxx=g++ cross=
-    if [ -n "${4:-}" ]; then
-      cc=$4-gcc cxx=$4-g++
-      cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include"
-    fi
+    case "${4:-}" in
+      "") ;;
+      i686-linux-gnu)
+        cc="gcc -m32" cxx="g++ -m32"
+        cross="--host=$4 --build=$(gcc -dumpmachine)" ;;
+      *)
+        cc=$4-gcc cxx=$4-g++
+        cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include" ;;
+    esac
     command -v ccache >/dev/null && cc="ccache $cc" cxx="ccache $cxx"
     (cd "$2" && CC="$cc" CXX="$cxx" "$1/configure" -q --prefix="$3" \
        --disable-werror $cross >configure.log 2>&1) ||
@@ -154,11 +198,7 @@ case "${1:-}" in
   baseline)
     install_deps
     base=$top/build/baseline
-    if [ ! -f "$base/src/configure" ]; then
-      say "unpacking $tarball into $base/src"
-      rm -rf "$base/src" && mkdir -p "$base/src"
-      tar -C "$base/src" --strip-components=1 -xJf "$tarball"
-    fi
+    [ -f "$base/src/configure" ] || unpack_glibc "$base/src"
     [ -x "$base/install/lib/ld-linux-x86-64.so.2" ] && exit 0
     configure_and_build "$base/src" "$base/obj" "$base/install"
     exit 0 ;;
@@ -173,8 +213,15 @@ case "${1:-}" in
     configure_and_build "$src" "$top/build/aarch64" "$top/install-aarch64" \
       $host
     exit 0 ;;
+  i386)
+    install_deps
+    install_packages gcc-multilib g++-multilib
+    prepare_source
+    configure_and_build "$src" "$top/build/i386" "$top/install-i386" \
+      i686-linux-gnu
+    exit 0 ;;
   "") ;;
-  *) say "usage: ./build.sh [export|baseline|aarch64|packages PKG...]"; exit 2 ;;
+  *) say "usage: ./build.sh [export|baseline|aarch64|i386|packages PKG...]"; exit 2 ;;
 esac
 
 install_deps

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Runs the profiler's tests against the build in install/.
+"""Runs the profiler's tests against the build in install/, then those
+marked @both against install-aarch64/ (under qemu-user) and install-i386/.
 
 Each test runs programs under the built loader and checks the profiles
 they leave against what the programs are known to have done.  Usage:
 tests/run.py [--quick] [NAME...]; --quick skips glibc's own malloc test
-suite, run three times, which takes about 28 minutes.
+suite, run three times, which takes about 28 minutes.  A NAME of another
+architecture's pass is aarch64:NAME or i386:NAME.
 """
 
 import argparse
@@ -28,8 +30,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
 LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
-# The system's libc, Debian's build of the same source.
-SYSTEM_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+# The same glibc commit built without the series (./build.sh baseline),
+# what the fast paths are compared with.
+UNPATCHED_LIBC = os.path.join(TOP, "build", "baseline", "install", "lib",
+                              "libc.so.6")
 BIN = os.path.join(TOP, "tests", "bin")
 OBJ = os.path.join(TOP, "build", "glibc")
 DEFAULT_MEAN = 524288
@@ -37,12 +41,13 @@ DEFAULT_MEAN = 524288
 # runs its programs here: nothing natively, qemu-user for another one.
 ARCH = "x86_64"
 CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
+# What the compilers need to build for the architecture.
+ARCH_FLAGS = []
 
 
 def use_aarch64():
     """Point the tests at install-aarch64/ (./build.sh aarch64)."""
     global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
-    global SYSTEM_LIBC
     ARCH = "aarch64"
     INSTALL = os.path.join(TOP, "install-aarch64")
     LIB = os.path.join(INSTALL, "lib")
@@ -51,7 +56,18 @@ def use_aarch64():
     if platform.machine() != "aarch64":
         CC, CXX = "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"
         OBJDUMP, EMULATOR = "aarch64-linux-gnu-objdump", ["qemu-aarch64"]
-        SYSTEM_LIBC = "/usr/aarch64-linux-gnu/lib/libc.so.6"
+
+
+def use_i386():
+    """Point the tests at install-i386/ (./build.sh i386), whose programs
+    run natively on x86-64."""
+    global ARCH, INSTALL, LIB, LOADER, BIN, ARCH_FLAGS
+    ARCH = "i386"
+    INSTALL = os.path.join(TOP, "install-i386")
+    LIB = os.path.join(INSTALL, "lib")
+    LOADER = os.path.join(LIB, "ld-linux.so.2")
+    BIN = os.path.join(TOP, "tests", "bin-i386")
+    ARCH_FLAGS = ["-m32"]
 
 # Statistical checks allow 4 standard deviations: a correct profiler
 # fails one of them about once in 16,000 runs, a biased one (a fixed
@@ -59,7 +75,7 @@ def use_aarch64():
 SIGMAS = 4
 
 TESTS = []
-# The tests that run for AArch64 too.
+# The tests that run for AArch64 and i386 too.
 BOTH = set()
 
 
@@ -103,7 +119,7 @@ def build_programs():
     os.makedirs(BIN, exist_ok=True)
     programs = {}
     for src in sorted(os.listdir(os.path.join(TOP, "tests"))):
-        if src.endswith(".c") and src != "stacks.c":
+        if src.endswith(".c") and src not in ("stacks.c", "newer.c"):
             programs[src[:-2]] = (src, [])
     programs.update(VARIANTS)
     for name, (src, extra) in programs.items():
@@ -117,8 +133,8 @@ def build_programs():
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
         # only freed.
         cc = CXX if src.endswith(".cc") else CC
-        subprocess.run([cc, "-O2", "-g", "-fno-builtin", "-pthread",
-                        "-o", exe, path, *extra], check=True)
+        subprocess.run([cc, *ARCH_FLAGS, "-O2", "-g", "-fno-builtin",
+                        "-pthread", "-o", exe, path, *extra], check=True)
 
 
 def clean_env(extra):
@@ -909,29 +925,31 @@ def find_counting(insns, patterns):
 @test
 @both
 def malloc_is_glibc_s_own_until_it_counts():
-    """Where glibc's malloc tests whether it is initialized, one test of
-    a flag leads aside, in a process that profiles, to COUNT, then to a
-    tail call of the sampled allocation function.  On x86-64, malloc's
-    instructions up to its first return are those of the system's
-    malloc, Debian's build of the same source, operation by operation;
-    Debian builds its AArch64 libc with memory tagging, which adds tests
-    there."""
+    """malloc's tcache fast path is unpatched glibc's: on x86-64 its
+    instructions up to its first return are those of the same commit
+    built without the series, operation by operation.  The test of its
+    bound, which a process that profiles sets to 0, leads aside to
+    COUNT, and from there a request that covers a mark to a tail call of
+    the sampled allocation function."""
     libc = os.path.join(LIB, "libc.so.6")
     ours, raw = fast_path(libc, "__libc_malloc")
     if ARCH == "x86_64":
-        system, _ = fast_path(SYSTEM_LIBC, "malloc@@GLIBC_2.2.5")
+        unpatched, _ = fast_path(UNPATCHED_LIBC, "__libc_malloc")
         # Registers are allocated each build its own way.
         check(sorted(s.split()[0] for s in ours)
-              == sorted(s.split()[0] for s in system),
-              "operations of malloc up to its first return", system, ours)
+              == sorted(s.split()[0] for s in unpatched),
+              "operations of malloc up to its first return", unpatched, ours)
     added, tail_call = COUNT[ARCH]
     whole = disassemble_range(libc, *symbol_range(libc, "__libc_malloc"))
     found = find_counting([s for _, s in whole], added)
     check(found, "the counting instructions", added, whole)
-    # The first branch of malloc is the flag's, to the counting.
-    branch = next(s for _, s in raw if re.match(r"(j[a-z]+|cbz|cbnz)\s", s))
-    check(int(branch.split()[-2], 16) == whole[found[0]][0],
-          "malloc's first branch", "to the counting", branch)
+    # A branch of the fast path leads to the counting, at most a few
+    # instructions before it.
+    targets = {int(s.split()[-2], 16) for _, s in raw
+               if re.match(r"(j[a-z]+|b\.\w+|cbz|cbnz|tbz|tbnz)\s", s)}
+    check(any(whole[j][0] in targets
+              for j in range(max(0, found[0] - 3), found[0] + 1)),
+          "a branch of malloc's fast path", "to the counting", raw)
     countdown = re.match(added[0], whole[found[0]][1])["c"]
     touching = [s for s in ours if countdown in s]
     check(touching == [], "malloc's first return path using " + countdown,
@@ -951,8 +969,8 @@ def malloc_is_glibc_s_own_until_it_counts():
 
 
 ALLOCATORS = {"malloc": 2000, "calloc": 1000, "realloc": 500,
-              "memalign": 200, "posix_memalign": 100, "valloc": 50,
-              "pvalloc": 50}
+              "memalign": 100, "aligned_alloc": 100, "posix_memalign": 100,
+              "valloc": 50, "pvalloc": 50}
 
 
 @test
@@ -960,13 +978,12 @@ def tools_attach_to_malloc_by_symbol():
     """The allocation functions are plain function symbols, not IFUNCs
     whose value is their resolver: a uprobe on libc.so.6:NAME, which is
     how bpftrace, bcc's memleak and perf probe attach, sees every call
-    tests/calls makes (memalign's with aligned_alloc's, its alias), with
-    profiling off and on.  A few more come from the loader and libc."""
+    tests/calls makes, with profiling off and on.  A few more come from the loader and libc."""
     libc = os.path.join(LIB, "libc.so.6")
     syms = subprocess.run(["readelf", "--dyn-syms", "-W", libc],
                           capture_output=True, text=True,
                           check=True).stdout
-    for name in [*ALLOCATORS, "aligned_alloc"]:
+    for name in ALLOCATORS:
         types = re.findall(r"^\s*\d+: [0-9a-f]+\s+\d+ (\w+) .* "
                            + name + "@@", syms, re.M)
         check(types == ["FUNC"], f"symbol type of {name}", ["FUNC"], types)
@@ -1725,10 +1742,40 @@ def run_leaves_setuid_and_static_programs_unprofiled():
 
 
 @test
+def programs_of_newer_glibc_run_profiled():
+    """A program built against the headers of the glibc built here needs
+    symbols of GLIBC_2.38 (strlcpy, and __isoc23_strtol, which strtol is
+    in C23 mode): the system's glibc 2.36 refuses it, the built loader
+    runs it, and at a mean of 1 byte its site holds every block it
+    kept."""
+    exe = os.path.join(BIN, "newer")
+    subprocess.run([CC, *ARCH_FLAGS, "-std=gnu2x", "-O2", "-g",
+                    "-fno-builtin", "-isystem", os.path.join(INSTALL,
+                                                              "include"),
+                    "-B", LIB + "/", "-L", LIB, "-o", exe,
+                    os.path.join(TOP, "tests", "newer.c")], check=True)
+    dyn = subprocess.run(["objdump", "-T", exe], capture_output=True,
+                         text=True, check=True).stdout
+    for sym in ("strlcpy", "__isoc23_strtol"):
+        check(re.search(r"GLIBC_2\.38\)?\s+" + sym + "$", dyn, re.M),
+              f"{sym}'s version", "GLIBC_2.38", dyn)
+    p = subprocess.run([exe, "10"], capture_output=True, text=True)
+    check(p.returncode != 0 and "GLIBC_2.38' not found" in p.stderr,
+          "the system's loader", "refuses GLIBC_2.38", p.stderr)
+    with tempfile.TemporaryDirectory() as out:
+        p = profile(exe, out, ["300"], mean=1)
+        (name, (lo, hi, _)), = sites(p.stdout, exe).items()
+        samples = [s for _, ss in profiles(out).values() for s in ss]
+        got = [(c, sz, lv) for c, sz, _, lv in at(samples, (lo, hi))]
+        check(got == [(300, 4096, 300)], f"{name}: (count, size, live)",
+              [(300, 4096, 300)], got)
+
+
+@test
 def static_tls_as_unpatched():
     """The profiler's per-thread state is in the thread descriptor, not
     in TLS variables of libc: libc's static TLS block is no larger than
-    the system's, built from the same source, and dlmopen opens as many
+    unpatched glibc's, built from the same source, and dlmopen opens as many
     namespaces (each one holds a copy of libc's TLS) as with it."""
     def tls_size(lib):
         out = subprocess.run(["readelf", "-lW", lib], capture_output=True,
@@ -1737,9 +1784,14 @@ def static_tls_as_unpatched():
                if line.split()[:1] == ["TLS"]]
         return int(tls[0][5], 16)
     ours = tls_size(os.path.join(LIB, "libc.so.6"))
-    system = tls_size(SYSTEM_LIBC)
-    check(ours == system, "TLS size of libc.so.6", hex(system), hex(ours))
-    expected = subprocess.run([os.path.join(BIN, "dlmopen")],
+    unpatched = tls_size(UNPATCHED_LIBC)
+    check(ours == unpatched, "TLS size of libc.so.6", hex(unpatched),
+          hex(ours))
+    unpatched_lib = os.path.dirname(UNPATCHED_LIBC)
+    expected = subprocess.run([os.path.join(unpatched_lib,
+                                            os.path.basename(LOADER)),
+                               "--library-path", unpatched_lib,
+                               os.path.join(BIN, "dlmopen")],
                               capture_output=True, text=True,
                               check=True).stdout
     with tempfile.TemporaryDirectory() as out:
@@ -2593,20 +2645,22 @@ def main():
     ap.add_argument("names", nargs="*", help="tests to run (default: all)")
     args = ap.parse_args()
     passed = failed = 0
-    # This machine's tests, then those of BOTH again for AArch64, named
-    # "aarch64:NAME".
-    for prefix in ("", "aarch64:"):
+    # This machine's tests, then those of BOTH again for AArch64 and i386,
+    # named "aarch64:NAME" and "i386:NAME".
+    for prefix in ("", "aarch64:", "i386:"):
         chosen = [t for t in TESTS
                   if (not args.names or prefix + t.__name__ in args.names)
                   and not (args.quick and t is glibc_malloc_suite_off_and_on)
                   and (not prefix or t in BOTH)]
         if not chosen:
             continue
-        if prefix:
+        if prefix == "aarch64:":
             use_aarch64()
+        elif prefix == "i386:":
+            use_i386()
         if not os.path.exists(LOADER):
-            sys.exit(f"run.py: {LOADER} is missing: run ./build.sh"
-                     + (" aarch64" if prefix else "") + " first")
+            sys.exit(f"run.py: {LOADER} is missing: run ./build.sh "
+                     + prefix.rstrip(":") + " first")
         build_programs()
         for t in chosen:
             start = time.time()
