@@ -1,4 +1,4 @@
-/* Requests too large to be met, of 2^63 bytes and more among them, made
+/* Requests too large to be met, of more than PTRDIFF_MAX bytes, made
    through every allocation function between 100,000 requests of 1,000
    bytes: none may stop or skew the sampling of the others.  */
 #include <malloc.h>
@@ -8,8 +8,8 @@
 
 static const size_t huge[] =
   {
-    SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX - ((size_t) 1 << 62),
-    (size_t) 1 << 63, (size_t) PTRDIFF_MAX + 1,
+    SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX - SIZE_MAX / 4,
+    (size_t) PTRDIFF_MAX + 4096, (size_t) PTRDIFF_MAX + 1,
   };
 #define NHUGE (sizeof huge / sizeof huge[0])
 

@@ -35,12 +35,16 @@ from .symbolize import Symbolizer
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 # The built glibc for each ELF machine a program may be built for: its
-# install directory, its loader, and the build.sh argument that makes it.
-EM_X86_64, EM_AARCH64 = 62, 183
+# install directory, its loader, the build.sh argument that makes it, the
+# qemu-user that runs it elsewhere, and the machines that run it natively.
+EM_386, EM_X86_64, EM_AARCH64 = 3, 62, 183
 BUILDS = {
-    EM_X86_64: ("install", "ld-linux-x86-64.so.2", "", "x86_64"),
+    EM_X86_64: ("install", "ld-linux-x86-64.so.2", "", "x86_64",
+                ("x86_64",)),
+    EM_386: ("install-i386", "ld-linux.so.2", " i386", "i386",
+             ("x86_64", "i686")),
     EM_AARCH64: ("install-aarch64", "ld-linux-aarch64.so.1", " aarch64",
-                 "aarch64"),
+                 "aarch64", ("aarch64",)),
 }
 
 
@@ -57,14 +61,14 @@ def loader_command(path):
                if head[:4] == b"\x7fELF" and len(head) == 20 else EM_X86_64)
     if machine not in BUILDS:
         raise BadInput(f"{path}: a program for ELF machine {machine}; mprof "
-                       "runs x86-64 and AArch64 programs")
-    inst, loader, arg, arch = BUILDS[machine]
+                       "runs x86-64, i386 and AArch64 programs")
+    inst, loader, arg, arch, native = BUILDS[machine]
     lib = os.path.join(TOP, inst, "lib")
     loader = os.path.join(lib, loader)
     if not os.path.exists(loader):
         raise BadInput(f"{loader} is missing: build the profiler first with "
                        f"{os.path.join(TOP, 'build.sh')}{arg}")
-    emulator = [] if platform.machine() == arch else [f"qemu-{arch}"]
+    emulator = [] if platform.machine() in native else [f"qemu-{arch}"]
     if emulator and not shutil.which(emulator[0]):
         raise BadInput(f"{path} is an {arch} program: running it here needs "
                        f"{emulator[0]} (apt-get install qemu-user)")
@@ -115,7 +119,9 @@ def run(args):
     if not path or not os.path.isfile(path):
         raise BadInput(f"{prog}: program not found")
     command, lib = loader_command(path)
-    if not args.only_top and not command[0].startswith("qemu-"):
+    # The namespace binds the built glibc over this machine's own: a
+    # program of another architecture is profiled alone.
+    if not args.only_top and lib == os.path.join(TOP, "install", "lib"):
         # The program, and every program it starts, on the built glibc.
         command = [sys.executable, os.path.join(TOP, "tools", "mprof"),
                    "_tree", lib]

@@ -28,19 +28,27 @@ def warn(msg):
 
 
 def load_segments(path):
-    """PT_LOAD (p_offset, p_vaddr, p_filesz) of a 64-bit little-endian ELF."""
+    """PT_LOAD (p_offset, p_vaddr, p_filesz) of a little-endian ELF, 32 or
+    64-bit."""
     with open(path, "rb") as f:
         ehdr = f.read(64)
-        if ehdr[:4] != b"\x7fELF" or ehdr[4] != 2 or ehdr[5] != 1:
+        if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] != 1:
             return []
-        phoff, = struct.unpack_from("<Q", ehdr, 32)
-        phentsize, phnum = struct.unpack_from("<HH", ehdr, 54)
+        elf64 = ehdr[4] == 2
+        phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
+                                    32 if elf64 else 28)
+        phentsize, phnum = struct.unpack_from("<HH", ehdr,
+                                              54 if elf64 else 42)
         f.seek(phoff)
         table = f.read(phentsize * phnum)
     segs = []
     for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
-            "<IIQQQQ", table, i * phentsize)
+        if elf64:
+            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+                "<IIQQQQ", table, i * phentsize)
+        else:
+            p_type, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+                "<IIIII", table, i * phentsize)
         if p_type == 1:
             segs.append((p_offset, p_vaddr, p_filesz))
     return segs
