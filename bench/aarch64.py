@@ -41,7 +41,8 @@ def per_pair(prog, env, tmp):
 
 
 def disassembly():
-    """malloc's counting, from its flag's branch to the jump back."""
+    """malloc's counting, with the two instructions before and the one
+    after it."""
     libc = os.path.join(LIB, "libc.so.6")
     out = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn",
                           "--disassemble=__libc_malloc", libc],
@@ -50,10 +51,9 @@ def disassembly():
              for s in out.splitlines() if re.match(r"^\s+[0-9a-f]+:", s)]
     subs = next(i for i, s in enumerate(lines)
                 if re.match(r"subs\s+x16, x16, x\d+$", s))
-    return (["  " + s for s in lines if re.match(r"cbz\s+w\d+, ", s)][:1]
-            + ["  ..."]
+    return (["  ..."] + ["  " + s for s in lines[subs - 3:subs - 1]]
             + ["+ " + s for s in lines[subs - 1:subs + 3]]
-            + ["  " + lines[subs + 3]])
+            + ["  " + lines[subs + 3], "  ..."])
 
 
 def main():
@@ -75,11 +75,11 @@ def main():
     text = "\n".join([
         BEGIN, "", "## AArch64 (bench/aarch64.py)", "",
         "Counting in malloc, from `__libc_malloc` in install-aarch64's "
-        "libc.so.6: the branch on `malloc_fast_entry` (where glibc tests "
-        "whether malloc is initialized), taken in a process that profiles, "
-        "leads to the four instructions marked + (a load, a subtraction "
-        "that sets the flags, a store and a branch on them, the least a "
-        "load/store architecture allows), then back.", "",
+        "libc.so.6: a request past the tcache fast path's bound (every "
+        "request, in a process that profiles) reaches the four "
+        "instructions marked + (a load, a subtraction that sets the flags, "
+        "a store and a branch on them, the least a load/store architecture "
+        "allows), then the copy of the fast path.", "",
         "```"] + lines + ["```", "",
         "Instructions executed per malloc (64) + free pair "
         "(bench/pair.c), counted by qemu-user one instruction at a time, "

@@ -626,13 +626,13 @@ def main():
               % tracer)
     disasm = [("unpatched `__libc_malloc`",
                disassembly(BASELINE, "__libc_malloc", 18)),
-              ("patched `__libc_malloc`: the same, testing "
-               "`malloc_fast_entry` where the unpatched one tests "
-               "`__malloc_initialized`", disassembly(PATCHED, "__libc_malloc",
+              ("patched `__libc_malloc`: the same, its bound "
+               "`mp_.tcache_fast_bytes` where the unpatched one reads "
+               "`mp_.tcache_max_bytes`", disassembly(PATCHED, "__libc_malloc",
                                                      18)),
-              ("the branch a process that profiles takes: the subtraction, "
-               "its branch to the tail call of the sampled function, and the "
-               "jump back", counting_block(PATCHED))]
+              ("the branch a process that profiles takes: the subtraction "
+               "and its branch, the copy of the fast path, and the tail "
+               "call of the sampled function", counting_block(PATCHED))]
     if args.no_write:
         return
     meta = {"date": datetime.date.today().isoformat(), "machine": machine(),
