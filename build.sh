@@ -4,7 +4,8 @@
 #   ./build.sh          install what is missing, apply patches/, build, install
 #   ./build.sh export   write glibc-src/'s commits back to patches/
 #   ./build.sh baseline build the same source without patches/ into
-#                       build/baseline/install (what bench/ compares with)
+#                       build/baseline/install (what bench/ and the tests
+#                       compare with)
 #   ./build.sh aarch64  build the series for AArch64 into install-aarch64/
 #                       (with Debian's cross compiler on x86-64; programs
 #                       run under qemu-user there)
@@ -164,8 +165,13 @@ configure_search_path () {
 
 # configure_and_build SRC OBJ INST [HOST]: an out-of-tree build of SRC
 # installed into INST, cross-compiled for HOST (a GNU triplet) if given;
-# i686-linux-gnu is built with the native compiler's -m32.
+# i686-linux-gnu is built with the native compiler's -m32.  SRC is
+# ROOT/glibc-src and OBJ ROOT/build/NAME, the same below ROOT for the
+# series and for the baseline, so that ccache, told that paths below ROOT
+# are relative and that the working directory does not matter, compiles
+# each file that the series does not change once for both.
 configure_and_build () {
+  export CCACHE_BASEDIR="${1%/glibc-src}" CCACHE_NOHASHDIR=1
   mkdir -p "$2"
   if [ ! -f "$2/config.status" ]; then
     cc=gcc cxx=g++ cross=
@@ -198,9 +204,9 @@ case "${1:-}" in
   baseline)
     install_deps
     base=$top/build/baseline
-    [ -f "$base/src/configure" ] || unpack_glibc "$base/src"
+    [ -f "$base/glibc-src/configure" ] || unpack_glibc "$base/glibc-src"
     [ -x "$base/install/lib/ld-linux-x86-64.so.2" ] && exit 0
-    configure_and_build "$base/src" "$base/obj" "$base/install"
+    configure_and_build "$base/glibc-src" "$base/build/glibc" "$base/install"
     exit 0 ;;
   aarch64)
     install_deps

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UNPATCHED = os.path.join(TOP, "build", "baseline", "obj")
+UNPATCHED = os.path.join(TOP, "build", "baseline", "build", "glibc")
 PATCHED = os.path.join(TOP, "build", "glibc")
 PROFILED_SUBDIRS = ["malloc", "nptl", "elf", "posix", "stdlib"]
 

@@ -109,6 +109,17 @@ def find_root(pid, maps):
         if len(parts) == 6 and parts[5].startswith("/") \
                 and int(parts[2], 16) == 0:
             starts.setdefault(parts[5], int(parts[0].split("-")[0], 16))
+    # The tables' layout below is that of a 64-bit process.
+    exe = f"/proc/{pid}/exe"
+    try:
+        with open(exe, "rb") as f:
+            ident = f.read(5)
+    except OSError:
+        ident = b""
+    if ident == b"\x7fELF\x01":
+        raise BadInput(f"process {pid} is a 32-bit program: mprof dump reads "
+                       "64-bit processes only (its dumps at exit and at "
+                       "intervals are written as usual)")
     # libc first; a statically linked program has the symbol itself.
     for path in sorted(starts, key=lambda p: "/libc.so" not in p):
         where = f"/proc/{pid}/root{path}"
