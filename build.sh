@@ -81,6 +81,9 @@ install_deps () {
 # unpack_glibc DIR: the pristine source of $glibc_commit into DIR.
 unpack_glibc () {
   tarball=${GLIBC_TARBALL:-$top/../shared/glibc/$glibc_tarball_name}
+  if [ -n "${GLIBC_TARBALL:-}" ] && [ ! -f "$tarball" ]; then
+    say "GLIBC_TARBALL: no file $tarball"; exit 1
+  fi
   rm -rf "$1" && mkdir -p "$1"
   if [ -f "$tarball" ]; then
     say "unpacking $tarball"
