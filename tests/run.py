@@ -2597,18 +2597,26 @@ KNOWN_MACHINE_FAILURES = {
 # then, and always at a mean of 1).  A sampled block lies inside a larger
 # one whose header and links are elsewhere (see README, "What is still
 # allocated").  Expected failures may also pass.
-WRITE_AFTER_FREE = {f"malloc/{t}{v}" for t in ("tst-malloc-backtrace",)
-                    for v in ("", "-malloc-hugetlb1", "-malloc-hugetlb2")}
-SAFE_LINKING = {f"malloc/tst-safe-linking{v}" for v in
-                ("", "-malloc-hugetlb1", "-malloc-hugetlb2")}
+# The variants glibc's malloc/Makefile makes of a test.
+SUITE_VARIANTS = ("", "-malloc-hugetlb1", "-malloc-hugetlb2",
+                  "-malloc-largetcache", "-threaded-main", "-threaded-worker")
+WRITE_AFTER_FREE = {f"malloc/tst-malloc-backtrace{v}" for v in SUITE_VARIANTS}
+SAFE_LINKING = {f"malloc/tst-safe-linking{v}" for v in SUITE_VARIANTS}
+# Free an aligned block and expect the next memalign of its usable size,
+# or of the same size after other frees, to return that very chunk from
+# the tcache: a sampled block is freed as its larger outer block, which
+# the next request of that size does not fit.
+TCACHE_REUSE = {f"malloc/{t}{v}" for t in ("tst-memalign-2", "tst-memalign-3")
+                for v in SUITE_VARIANTS}
 # Differences the profiler makes on purpose, by mean and unwinder.
 EXPECTED_WITH = {
     # Counts every call through malloc's hooks from the start of the
     # process; DWARF mode loads libgcc_s.so.1 before main, which calls
     # malloc.
-    (1024, "dwarf"): {"malloc/tst-compathooks-on"} | WRITE_AFTER_FREE,
-    (64, "fp"): WRITE_AFTER_FREE | SAFE_LINKING,
-    (1, "fp"): WRITE_AFTER_FREE | SAFE_LINKING,
+    (1024, "dwarf"): {"malloc/tst-compathooks-on"} | WRITE_AFTER_FREE
+    | TCACHE_REUSE,
+    (64, "fp"): WRITE_AFTER_FREE | SAFE_LINKING | TCACHE_REUSE,
+    (1, "fp"): WRITE_AFTER_FREE | SAFE_LINKING | TCACHE_REUSE,
 }
 
 
