@@ -7,8 +7,8 @@ names, the system's /lib64/ld-linux-x86-64.so.2, with the system's libc;
 a loader and a libc of different builds must never meet.  So the program
 runs in a mount namespace of its own in which the built loader, libc and
 the other libraries of the same build are bind-mounted over the system's:
-they come from the same Debian glibc source, so every program built for
-the system runs on them.  The namespace needs root, or, for another user,
+they are glibc master, newer than the system's, so every program built
+for the system runs on them.  The namespace needs root, or, for another user,
 user namespaces (a user namespace in which the user is root, mapped to
 itself).  Statically linked programs have no loader to replace and run
 unprofiled; setuid programs run with AT_SECURE, in which the profiler's
