@@ -844,6 +844,19 @@ def bad_values_warn_and_fall_back():
                 for h, _ in found.values():
                     check(h["mean"] == str(DEFAULT_MEAN), "mean",
                           DEFAULT_MEAN, h["mean"])
+    # With memory tagging, free retags a block by its chunk's size, which
+    # a sampled block's header does not give: profiling stays off.
+    with tempfile.TemporaryDirectory() as out:
+        p = run("threads", ["1"], {"GLIBC_MALLOC_PROFILE": "1",
+                                   "GLIBC_MALLOC_PROFILE_OUT": out,
+                                   "GLIBC_TUNABLES": "glibc.mem.tagging=1"})
+        lines = p.stderr.splitlines()
+        check(len(lines) == 1 and "glibc.mem.tagging" in lines[0]
+              and "profiling stays off" in lines[0],
+              "stderr with memory tagging", "one line: profiling stays off",
+              p.stderr)
+        check(profiles(out) == {}, "profiles with memory tagging", 0,
+              len(profiles(out)))
 
 
 @test
