@@ -10,7 +10,9 @@
 #                       (with Debian's cross compiler on x86-64; programs
 #                       run under qemu-user there)
 #   ./build.sh i386     build the series for i386 into install-i386/
-#                       (gcc -m32; programs run natively on x86-64)
+#                       (with Debian's i686 cross compiler, which unlike
+#                       gcc-multilib can be installed beside the AArch64
+#                       one; programs run natively on x86-64)
 #   ./build.sh packages PKG...
 #                       apt-get install those of PKG... that are missing
 #
@@ -148,9 +150,7 @@ configure_search_path () {
   mkdir -p "$1/etc"
   {
     echo "# Written by build.sh: the system's library directories."
-    if [ "$2" = i686-linux-gnu ]; then
-      dirs="/lib/i386-linux-gnu /usr/lib/i386-linux-gnu /usr/lib32"
-    elif [ -n "${3:-}" ]; then
+    if [ -n "${3:-}" ]; then
       dirs=/usr/$2/lib
     else
       echo "include /etc/ld.so.conf"
@@ -160,6 +160,7 @@ configure_search_path () {
       [ -d "$d" ] && echo "$d"
     done
   } > "$1/etc/ld.so.conf"
+  # i386's ldconfig runs natively here.
   case "${3:-}" in
     ""|i686-linux-gnu) "$1/sbin/ldconfig" ;;
     *) qemu-"${2%%-*}" "$1/sbin/ldconfig" ;;
@@ -167,8 +168,8 @@ configure_search_path () {
 }
 
 # configure_and_build SRC OBJ INST [HOST]: an out-of-tree build of SRC
-# installed into INST, cross-compiled for HOST (a GNU triplet) if given;
-# i686-linux-gnu is built with the native compiler's -m32.  SRC is
+# installed into INST, cross-compiled for HOST (a GNU triplet) if given.
+# SRC is
 # ROOT/glibc-src and OBJ ROOT/build/NAME, the same below ROOT for the
 # series and for the baseline, so that ccache, told that paths below ROOT
 # are relative and that the working directory does not matter, compiles
@@ -178,15 +179,10 @@ configure_and_build () {
   mkdir -p "$2"
   if [ ! -f "$2/config.status" ]; then
     cc=gcc cxx=g++ cross=
-    case "${4:-}" in
-      "") ;;
-      i686-linux-gnu)
-        cc="gcc -m32" cxx="g++ -m32"
-        cross="--host=$4 --build=$(gcc -dumpmachine)" ;;
-      *)
-        cc=$4-gcc cxx=$4-g++
-        cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include" ;;
-    esac
+    if [ -n "${4:-}" ]; then
+      cc=$4-gcc cxx=$4-g++
+      cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include"
+    fi
     command -v ccache >/dev/null && cc="ccache $cc" cxx="ccache $cxx"
     (cd "$2" && CC="$cc" CXX="$cxx" "$1/configure" -q --prefix="$3" \
        --disable-werror $cross >configure.log 2>&1) ||
@@ -224,7 +220,7 @@ case "${1:-}" in
     exit 0 ;;
   i386)
     install_deps
-    install_packages gcc-multilib g++-multilib
+    install_packages gcc-i686-linux-gnu g++-i686-linux-gnu
     prepare_source
     configure_and_build "$src" "$top/build/i386" "$top/install-i386" \
       i686-linux-gnu

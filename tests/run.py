@@ -41,8 +41,6 @@ DEFAULT_MEAN = 524288
 # runs its programs here: nothing natively, qemu-user for another one.
 ARCH = "x86_64"
 CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
-# What the compilers need to build for the architecture.
-ARCH_FLAGS = []
 
 
 def use_aarch64():
@@ -59,15 +57,16 @@ def use_aarch64():
 
 
 def use_i386():
-    """Point the tests at install-i386/ (./build.sh i386), whose programs
-    run natively on x86-64."""
-    global ARCH, INSTALL, LIB, LOADER, BIN, ARCH_FLAGS
+    """Point the tests at install-i386/ (./build.sh i386), whose programs,
+    built with Debian's i686 cross compiler, run natively on x86-64."""
+    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX
     ARCH = "i386"
     INSTALL = os.path.join(TOP, "install-i386")
     LIB = os.path.join(INSTALL, "lib")
     LOADER = os.path.join(LIB, "ld-linux.so.2")
     BIN = os.path.join(TOP, "tests", "bin-i386")
-    ARCH_FLAGS = ["-m32"]
+    if platform.machine() == "x86_64":
+        CC, CXX = "i686-linux-gnu-gcc", "i686-linux-gnu-g++"
 
 # Statistical checks allow 4 standard deviations: a correct profiler
 # fails one of them about once in 16,000 runs, a biased one (a fixed
@@ -133,8 +132,8 @@ def build_programs():
         # -fno-builtin: GCC would otherwise drop a malloc whose block is
         # only freed.
         cc = CXX if src.endswith(".cc") else CC
-        subprocess.run([cc, *ARCH_FLAGS, "-O2", "-g", "-fno-builtin",
-                        "-pthread", "-o", exe, path, *extra], check=True)
+        subprocess.run([cc, "-O2", "-g", "-fno-builtin", "-pthread",
+                        "-o", exe, path, *extra], check=True)
 
 
 def clean_env(extra):
@@ -1777,7 +1776,7 @@ def programs_of_newer_glibc_run_profiled():
     runs it, and at a mean of 1 byte its site holds every block it
     kept."""
     exe = os.path.join(BIN, "newer")
-    subprocess.run([CC, *ARCH_FLAGS, "-std=gnu2x", "-O2", "-g",
+    subprocess.run([CC, "-std=gnu2x", "-O2", "-g",
                     "-fno-builtin", "-isystem", os.path.join(INSTALL,
                                                               "include"),
                     "-B", LIB + "/", "-L", LIB, "-o", exe,
