@@ -1005,7 +1005,8 @@ def tools_attach_to_malloc_by_symbol():
     """The allocation functions are plain function symbols, not IFUNCs
     whose value is their resolver: a uprobe on libc.so.6:NAME, which is
     how bpftrace, bcc's memleak and perf probe attach, sees every call
-    tests/calls makes, with profiling off and on.  A few more come from the loader and libc."""
+    tests/calls makes, with profiling off and on.  A few more come from
+    the loader and libc."""
     libc = os.path.join(LIB, "libc.so.6")
     syms = subprocess.run(["readelf", "--dyn-syms", "-W", libc],
                           capture_output=True, text=True,
