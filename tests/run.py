@@ -59,8 +59,9 @@ def use_aarch64():
 def use_i386():
     """Point the tests at install-i386/ (./build.sh i386), whose programs,
     built with Debian's i686 cross compiler, run natively on x86-64."""
-    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX
+    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
     ARCH = "i386"
+    OBJDUMP, EMULATOR = "objdump", []
     INSTALL = os.path.join(TOP, "install-i386")
     LIB = os.path.join(INSTALL, "lib")
     LOADER = os.path.join(LIB, "ld-linux.so.2")
