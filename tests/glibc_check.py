@@ -77,8 +77,8 @@ def main():
     lines = [f"# glibc's make check, {datetime.date.today().isoformat()}", "",
              "`tests/glibc-check.sh`" + (f" {' '.join(trial)} (a trial)"
                                          if trial else "")
-             + ": the series against the same Debian source built without it,"
-             " on the same machine" + reused + ".", "",
+             + ": the series against the same glibc master source built"
+             " without it, on the same machine" + reused + ".", "",
              "| run | subdirectories | tests | failed unpatched | "
              "failed patched | only patched |", "|---|---|---:|---:|---:|---|"]
     lines += [f"| {n} | {s} | {t} | {fu} | {fp} | {', '.join(new) or 'none'} |"

@@ -19,11 +19,13 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import xml.etree.ElementTree as ET
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -2198,6 +2200,177 @@ def mprof_report_formats_are_read_by_their_readers():
         for name in truth:
             check(name in p.stdout, f"google-pprof: {name}", "listed",
                   p.stdout)
+
+
+def readelf_build_id(path):
+    """PATH's build ID as readelf shows it."""
+    p = subprocess.run(["readelf", "-n", path], capture_output=True,
+                       text=True, timeout=60)
+    m = re.search(r"Build ID: ([0-9a-f]+)", p.stdout)
+    check(m, f"readelf -n {path}", "a build ID", p.stdout + p.stderr)
+    return m[1]
+
+
+def pprof_mappings(path):
+    """{file: (build ID, has functions)} of a pprof file, as go tool
+    pprof -raw lists its mappings."""
+    p = subprocess.run(["go", "tool", "pprof", "-raw", path],
+                       capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, "go tool pprof -raw", "status 0", p.stderr)
+    found = {}
+    for line in p.stdout.split("Mappings\n")[-1].splitlines():
+        m = re.match(r"\d+: 0x\w+/0x\w+/0x\w+ (\S+) ?([0-9a-f]*)", line)
+        if m:
+            found[m[1]] = (m[2], "[FN]" in line)
+    return found
+
+
+@test
+def mprof_run_names_libc_frames_from_the_libc_that_ran():
+    """mprof run binds the built libc over the system's path, which the
+    maps name: its frames are named from the built file, in every
+    reader, not from the system's."""
+    system_libc = os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6")
+    ours = os.path.join(TOP, "install", "lib", "libc.so.6")
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        p = mprof("run", "--unwind", "dwarf", "--rate", "4096", "--out", out,
+                  "--", os.path.join(BIN, "in_libc"))
+        check(p.returncode == 0, "mprof run in_libc", "status 0", p.stderr)
+        check("warning" not in p.stderr, "mprof run's stderr", "no warning",
+              p.stderr)
+        (d,) = [d for by_n in dump_dirs(out).values() for d in by_n.values()]
+        with open(os.path.join(d, f"mprof.{os.path.basename(d).split('.')[1]}"
+                               ".maps")) as f:
+            check(f" {system_libc}\n" in f.read(), "the maps", system_libc,
+                  "another path")
+        r = mprof("report", out, "--format", "folded")
+        check(r.returncode == 0 and "warning" not in r.stderr, "report",
+              "status 0, no warning", r.stderr)
+        stacks = [line.rsplit(" ", 1)[0].split(";")
+                  for line in r.stdout.splitlines()]
+        check(any(st[-2:] == ["main", "strdup"] for st in stacks), "a stack",
+              "main, then strdup as its leaf", stacks)
+        check(any("start_thread" in st and st[-1] == "thread_site"
+                  for st in stacks), "a stack",
+              "start_thread ... thread_site", stacks)
+        files = {fmt: os.path.join(rep, fmt) for fmt in ("gperf", "pprof")}
+        for fmt, path in files.items():
+            r = mprof("report", out, "--format", fmt, "-o", path)
+            check(r.returncode == 0, f"report --format {fmt}", "status 0",
+                  r.stderr)
+        with open(files["gperf"]) as f:
+            libs = f.read().split("MAPPED_LIBRARIES:")[1]
+        check(ours in libs and system_libc not in libs, "gperf's libraries",
+              f"{ours}, not {system_libc}", libs)
+        # google-pprof names the PCs itself, from the libraries listed.
+        g = subprocess.run(["google-pprof", "--text", "--inuse_space",
+                            os.path.join(BIN, "in_libc"), files["gperf"]],
+                           capture_output=True, text=True, timeout=300)
+        # (The built libc's symbol table names strdup __GI___strdup.)
+        names = {line.split()[-1].replace("__GI___", "")
+                 for line in g.stdout.splitlines()[1:]}
+        check({"strdup", "thread_site", "start_thread"} <= names,
+              "google-pprof's functions", "strdup, thread_site, start_thread",
+              g.stdout + g.stderr[-300:])
+        maps = pprof_mappings(files["pprof"])
+        check(maps.get(ours, ("",))[0] == readelf_build_id(ours),
+              "pprof's mapping of libc", f"{ours} and its build ID", maps)
+
+
+@test
+def stripped_programs_named_by_build_id():
+    """A program built without frame pointers, its debug information
+    split off and the program stripped, as distributions ship them:
+    whole stacks with --unwind dwarf, named from its debug file found by
+    build ID in a directory the user names, in /usr/lib/debug, or from a
+    debuginfod server, also after the program itself is gone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "stacks")
+        subprocess.run([CC, "-O2", "-g", "-fno-builtin", "-fomit-frame-pointer",
+                        "-fno-optimize-sibling-calls", "-o", exe,
+                        os.path.join(TOP, "tests", "stacks.c")], check=True)
+        debug = exe + ".debug"
+        subprocess.run(["objcopy", "--only-keep-debug", exe, debug],
+                       check=True)
+        subprocess.run(["strip", "--strip-all", exe], check=True)
+        bid = readelf_build_id(exe)
+        out = os.path.join(tmp, "out")
+        p = mprof("run", "--unwind", "dwarf", "--rate", "4096", "--out", out,
+                  "--", exe)
+        check(p.returncode == 0, "mprof run --unwind dwarf", "status 0",
+              p.stderr)
+        chains = {int(line.split()[1]): line.split()[2:]
+                  for line in p.stdout.splitlines()
+                  if line.startswith("chain ")}
+
+        def stacks(*args, env=None):
+            path = os.path.join(tmp, "r.json")
+            r = mprof("report", out, "--format", "json", "-o", path, *args,
+                      env=env)
+            check(r.returncode == 0, "report", "status 0", r.stderr)
+            with open(path) as f:
+                return {smp["size"]: [function(fn) for fn in smp["functions"]]
+                        for smp in json.load(f)["samples"]
+                        if smp["size"] in chains}
+
+        def named(where, found):
+            for size, chain in chains.items():
+                check(whole(found.get(size, []), chain),
+                      f"{where}: the stack of {size} bytes", chain,
+                      found.get(size))
+
+        unnamed = stacks()
+        check(all(st[0].startswith("stacks+0x") for st in unnamed.values()),
+              "stacks without the debug file", "stacks+0x...", unnamed)
+        pb = os.path.join(tmp, "p.pb.gz")
+        r = mprof("report", out, "--format", "pprof", "-o", pb)
+        check(pprof_mappings(pb).get(exe) == (bid, False),
+              "pprof's mapping of the stripped program",
+              (bid, "no functions: named by build ID"), pprof_mappings(pb))
+        store = os.path.join(tmp, "debug")
+        os.makedirs(os.path.join(store, ".build-id", bid[:2]))
+        shutil.copy(debug, os.path.join(store, ".build-id", bid[:2],
+                                        bid[2:] + ".debug"))
+        named("--debug-dir", stacks("--debug-dir", store))
+        system = os.path.join("/usr/lib/debug/.build-id", bid[:2],
+                              bid[2:] + ".debug")
+        os.makedirs(os.path.dirname(system), exist_ok=True)
+        shutil.copy(debug, system)
+        try:
+            named("/usr/lib/debug", stacks())
+        finally:
+            os.unlink(system)
+        # The build IDs mprof run recorded name the program after it is
+        # gone, from a debuginfod server that has its debug file.
+        os.unlink(exe)
+        served = os.path.join(tmp, "served")
+        os.mkdir(served)
+        shutil.copy(debug, served)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            ["debuginfod", "-F", "-p", str(port), "-d",
+             os.path.join(tmp, "db.sqlite"), served],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}/buildid/{bid}/debuginfo"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(url, timeout=5).read(4)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            cache = os.path.join(tmp, "cache")
+            env = {"DEBUGINFOD_URLS": f"http://127.0.0.1:{port}",
+                   "DEBUGINFOD_CACHE_PATH": cache}
+            named("debuginfod", stacks(env=env))
+            check(os.path.isfile(os.path.join(cache, bid, "debuginfo")),
+                  "debuginfod's cache", "the debug file", os.listdir(cache))
+        finally:
+            server.terminate()
+            server.wait()
 
 
 @test

@@ -1,11 +1,12 @@
 """Run programs under glibc's sampling heap profiler and read its profiles.
 
   mprof run [--rate BYTES] [--out DIR] [--every SECONDS] [--interval BYTES]
-            [--peak] [--only-top] -- PROGRAM ARGS...
+            [--peak] [--unwind fp|dwarf] [--depth N] [--only-top]
+            -- PROGRAM ARGS...
   mprof dump PID [-o DIR]
   mprof report PROFILE_DIR_OR_FILES... [--format FORMAT] [--sample TYPE]
                [-o FILE] [--top N] [--by-thread] [--by-process]
-               [--dump N | --diff A B | --peak]
+               [--dump N | --diff A B | --peak] [--debug-dir DIR]...
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
   mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
 
@@ -14,7 +15,10 @@ Sample types, as pprof names them: inuse_space (default), inuse_objects
 (still allocated when the profiles were written), alloc_space,
 alloc_objects (every allocation).  --leaks lists what was still allocated,
 by call site.  A profile directory holds numbered dumps of each process;
-a report reads the latest of each unless told otherwise.
+a report reads the latest of each unless told otherwise.  Stripped
+programs and libraries are named from their separate debug files, found
+by build ID in each --debug-dir, in /usr/lib/debug/.build-id, and on the
+debuginfod servers of DEBUGINFOD_URLS.
 """
 
 import argparse
@@ -29,7 +33,8 @@ import time
 
 from . import live, plot, tree
 from .formats import FORMATS, leaks, text
-from .profile import SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series
+from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
+                      list_dumps, write_build_ids)
 from .symbolize import Symbolizer
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -95,7 +100,10 @@ def report(args):
         profile = DiffProfile(args.inputs, *args.diff)
     else:
         profile = Profile(args.inputs, dump=args.dump, peak=args.peak)
-    sym = Symbolizer()
+    for d in args.debug_dir:
+        if not os.path.isdir(d):
+            raise BadInput(f"--debug-dir {d}: not a directory")
+    sym = Symbolizer(args.debug_dir)
     sym.symbolize(profile)
     data = (leaks if args.leaks else FORMATS[args.format]).render(
         profile, sym, args)
@@ -137,6 +145,10 @@ def run(args):
         env["GLIBC_MALLOC_PROFILE_INTERVAL"] = str(args.interval)
     if args.peak:
         env["GLIBC_MALLOC_PROFILE_PEAK"] = "1"
+    if args.unwind:
+        env["GLIBC_MALLOC_PROFILE_UNWIND"] = args.unwind
+    if args.depth is not None:
+        env["GLIBC_MALLOC_PROFILE_DEPTH"] = str(args.depth)
     p = subprocess.Popen(command + [path] + args.command[1:], env=env)
     failed = None
     while True:
@@ -160,9 +172,18 @@ def run(args):
         print(f"mprof: {prog} killed by signal "
               f"{signal.Signals(-p.returncode).name}", file=sys.stderr)
     print(f"\nmprof: profile in {out}", file=sys.stderr)
+    # Recorded while the files that ran are still here, for a report
+    # made after they are replaced, or elsewhere.
+    sym = Symbolizer()
+    for dumps in list_dumps(out).values():
+        for d in dumps.values():
+            try:
+                write_build_ids(d, sym.build_id)
+            except (BadInput, OSError) as e:
+                print(f"mprof: {d}: build IDs not recorded: {e}",
+                      file=sys.stderr)
     try:
         profile = Profile([out])
-        sym = Symbolizer()
         sym.symbolize(profile)
         print(text.summary(profile, sym, "inuse_space"), file=sys.stderr)
     except BadInput as e:
@@ -211,6 +232,13 @@ def main():
     r.add_argument("--peak", action="store_true",
                    help="keep the profile of the peak in-use heap "
                         "(GLIBC_MALLOC_PROFILE_PEAK)")
+    r.add_argument("--unwind", choices=("fp", "dwarf"),
+                   help="walk stacks by frame pointers (fp, the default) "
+                        "or by the unwind tables (dwarf: whole stacks of "
+                        "code built without frame pointers, at a higher "
+                        "cost per sample)")
+    r.add_argument("--depth", type=int, metavar="N",
+                   help="frames kept per sample, 1 to 128 (default 64)")
     r.add_argument("--only-top", action="store_true",
                    help="profile the program alone, not the programs it "
                         "starts (no mount namespace needed)")
@@ -253,6 +281,9 @@ def main():
     p.add_argument("--peak", action="store_true",
                    help="report the in-use profile at the peak (of the "
                         "latest dump, or --dump N)")
+    p.add_argument("--debug-dir", action="append", default=[], metavar="DIR",
+                   help="a directory of separate debug files, laid out as "
+                        "/usr/lib/debug is (DIR/.build-id/xx/yyyy.debug)")
     args = ap.parse_args()
     try:
         if args.cmd == "run":
@@ -264,6 +295,8 @@ def main():
                 raise BadInput("--every must be from 0.01 to 86400 seconds")
             if args.interval is not None and not 0 < args.interval <= 1 << 62:
                 raise BadInput("--interval must be from 1 to 2^62 bytes")
+            if args.depth is not None and not 1 <= args.depth <= 128:
+                raise BadInput("--depth must be from 1 to 128")
             sys.exit(run(args))
         elif args.cmd == "dump":
             dump(args)

@@ -23,7 +23,9 @@ import shutil
 import struct
 import time
 
-from .profile import FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps
+from .profile import (FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps,
+                      write_build_ids)
+from .symbolize import read_build_id
 
 SYMBOL = b"__malloc_prof_root"
 ROOT = struct.Struct("<16sII6QQIIIII4xQQQQQ20H")
@@ -445,6 +447,19 @@ def write_maps(path, snap, maps_name):
     return number
 
 
+def process_build_id(pid, path, inode):
+    """The build ID of the file mapped at PATH in process PID, read from
+    it as the process sees it (its mount namespace, its root), if it is
+    still the inode that was mapped."""
+    f = f"/proc/{pid}/root{path}"
+    try:
+        if os.stat(f).st_ino != inode:
+            return None
+    except OSError:
+        return None
+    return read_build_id(f)
+
+
 def rename_noreplace(src, dst):
     """rename(2) that fails with EEXIST rather than replace DST."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -489,6 +504,8 @@ def dump(pid, out=None):
     os.mkdir(tmp, 0o700)
     maps_name = snap["maps_name"] or f"mprof.{pid}.maps"
     number_of_maps = write_maps(os.path.join(tmp, maps_name), snap, maps_name)
+    write_build_ids(tmp, lambda path, inode: process_build_id(pid, path,
+                                                              inode))
     taken = [n for p, dumps in list_dumps(top).items() if p == pid
              for n in dumps]
     number = max(taken + [snap["dumps"]]) + 1

@@ -229,6 +229,59 @@ def read_maps(path, pid):
     return snapshots
 
 
+BUILD_IDS = "build-ids"
+BUILD_ID = re.compile(r"[0-9a-f]{2,128}")
+
+
+def read_build_ids(path):
+    """{(file, inode): build ID} of a build-ids file, {} if there is none:
+    the build IDs of the objects a dump's maps name, recorded by mprof
+    when it could still read them."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}")
+    if lines[0] != "malloc-profile-build-ids 1":
+        raise BadInput(f"{path}: not a build-ids file of format version 1")
+    ids = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        parts = line.split(" ", 2)
+        if len(parts) != 3 or not parts[0].isdigit() or \
+                not BUILD_ID.fullmatch(parts[1]) or \
+                not parts[2].startswith("/"):
+            raise BadInput(f"{path}: corrupt line: {line[:60]!r}")
+        ids[(parts[2], int(parts[0]))] = parts[1]
+    return ids
+
+
+def write_build_ids(directory, build_id):
+    """Record in DIRECTORY, a dump, the build ID of each object its maps
+    file names, as build_id(path, inode) reads it (None: unknown), unless
+    it is recorded already."""
+    out = os.path.join(directory, BUILD_IDS)
+    if os.path.exists(out):
+        return
+    objects = set()
+    for name in os.listdir(directory):
+        m = re.fullmatch(r"mprof\.(\d+)(\.\d+)?\.maps", name)
+        if m:
+            for _, snap in read_maps(os.path.join(directory, name),
+                                     int(m[1])).values():
+                objects |= {(path, inode) for _, _, _, inode, path in snap
+                            if path.startswith("/") and inode}
+    lines = [f"{inode} {bid} {path}" for path, inode in sorted(objects)
+             for bid in [build_id(path, inode)] if bid and "\n" not in path]
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(["malloc-profile-build-ids 1"] + lines) + "\n")
+
+
 def list_dumps(top):
     """{pid: {n: directory}} of the dumps in the profile directory TOP."""
     found = {}
@@ -286,6 +339,7 @@ class Profile:
             raise BadInput(f"{' '.join(inputs)}: no peak profile (run with "
                            "GLIBC_MALLOC_PROFILE_PEAK=1 or mprof run --peak)")
         self.maps = {}          # (dir, maps name) -> snapshots
+        self.build_ids = {}     # (file, inode) -> build ID
         self.samples = []
         for t in self.threads:
             histories = {}
@@ -313,6 +367,8 @@ class Profile:
         path = os.path.join(os.path.dirname(t.path), name)
         if path not in self.maps:
             self.maps[path] = read_maps(path, t.pid)
+            self.build_ids.update(read_build_ids(os.path.join(
+                os.path.dirname(path), BUILD_IDS)))
         snap = parse_int(snap, f"{t.path}: maps snapshot")
         snapshots = self.maps[path]
         if snap not in snapshots:
@@ -346,6 +402,7 @@ class DiffProfile:
         self.after = Profile(inputs, dump=b)
         self.threads = self.after.threads
         self.maps = self.after.maps
+        self.build_ids = {**self.before.build_ids, **self.after.build_ids}
         self.means = sorted(set(self.before.means + self.after.means))
         counts, owner = {}, {}
         for sign, profile in ((-1, self.before), (1, self.after)):
@@ -385,3 +442,5 @@ class Series:
             self.dumps.append((when, n, profile))
         self.dumps.sort(key=lambda d: (d[0], d[1]))
         self.samples = [s for _, _, p in self.dumps for s in p.samples]
+        self.build_ids = {k: v for _, _, p in self.dumps
+                          for k, v in p.build_ids.items()}

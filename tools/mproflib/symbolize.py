@@ -1,6 +1,9 @@
 """PCs to frames: through the saved maps and each ELF file's program
 headers to an address in the file, then llvm-symbolizer or addr2line,
-one batch per object."""
+one batch per object, reading the object's separate debug file where one
+is found by its build ID: in the directories the user names, in
+/usr/lib/debug/.build-id, or from the debuginfod servers of
+DEBUGINFOD_URLS (debuginfod-find, which caches what it fetches)."""
 
 import json
 import os
@@ -11,6 +14,8 @@ import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+
+from . import tree
 
 # The allocator's own frames, which reports drop from the top of each
 # stack so that it starts at the code that asked for memory, as pprof
@@ -54,10 +59,52 @@ def load_segments(path):
     return segs
 
 
+def read_build_id(path):
+    """The GNU build ID of the ELF file PATH as hex, or None: from its
+    PT_NOTE segments, which stripping keeps."""
+    try:
+        with open(path, "rb") as f:
+            ehdr = f.read(64)
+            if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) \
+                    or ehdr[5] != 1:
+                return None
+            elf64 = ehdr[4] == 2
+            phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
+                                        32 if elf64 else 28)
+            phentsize, phnum = struct.unpack_from("<HH", ehdr,
+                                                  54 if elf64 else 42)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+            for i in range(min(phnum, len(table) // max(phentsize, 1))):
+                if elf64:
+                    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
+                        "<IIQQQQ", table, i * phentsize)
+                else:
+                    p_type, p_offset, _, _, p_filesz = struct.unpack_from(
+                        "<IIIII", table, i * phentsize)
+                if p_type != 4 or p_filesz > 1 << 16:
+                    continue
+                f.seek(p_offset)
+                notes, at = f.read(p_filesz), 0
+                while at + 12 <= len(notes):
+                    namesz, descsz, kind = struct.unpack_from("<III", notes,
+                                                              at)
+                    name = at + 12
+                    desc = name + (namesz + 3) // 4 * 4
+                    if kind == 3 and notes[name:name + namesz] == b"GNU\0":
+                        return notes[desc:desc + descsz].hex() or None
+                    at = desc + (descsz + 3) // 4 * 4
+    except (OSError, struct.error):
+        return None
+    return None
+
+
 class Frame:
-    def __init__(self, function, file="", line=0, module=""):
+    def __init__(self, function, file="", line=0, module="", named=True):
         self.function, self.file, self.line = function, file, line
         self.module = module
+        # False for module+offset, where no name was found.
+        self.named = named
 
     def label(self):
         if self.file:
@@ -70,27 +117,92 @@ class Symbolizer:
     """Turns runtime addresses into frames (innermost first, inlined
     frames included), batching one symbolizer run per object."""
 
-    def __init__(self):
+    def __init__(self, debug_dirs=()):
+        self.debug_dirs = list(debug_dirs) + ["/usr/lib/debug"]
         self.segments = {}
-        self.objects = {}       # (path, inode) -> usable path or None
+        self.objects = {}       # (path, inode) -> the file or None
+        self.usables = {}       # (path, inode) -> what usable returns
+        self.build_ids = {}     # (path, inode) -> build ID or None
+        self.debug_files = {}   # build ID -> debug file or None
         self.frames = {}        # (pc, mapping id) -> [Frame]
 
-    def usable(self, path, inode):
+    def file(self, path, inode):
+        """The file that was mapped at PATH as inode INODE, if it is still
+        there: PATH itself, or, for a file mprof run bound over PATH, the
+        built one (same inode); None if it cannot be told."""
         key = (path, inode)
         if key not in self.objects:
             ok = None
-            if path.endswith(" (deleted)"):
-                warn(f"{path[:-10]} was deleted since the run; its frames "
-                     "are shown as module+offset")
-            elif not os.path.isfile(path):
-                warn(f"{path}: missing; its frames are shown as module+offset")
-            elif inode and os.stat(path).st_ino != inode:
-                warn(f"{path} was replaced since the run; its frames are "
-                     "shown as module+offset")
-            else:
-                ok = path
+            for f in (path, tree.stand_in(path)):
+                try:
+                    if f and os.path.isfile(f) and (
+                            not inode or os.stat(f).st_ino == inode):
+                        ok = f
+                        break
+                except OSError:
+                    pass
             self.objects[key] = ok
         return self.objects[key]
+
+    def build_id(self, path, inode):
+        key = (path, inode)
+        if key not in self.build_ids:
+            f = self.file(path, inode)
+            self.build_ids[key] = f and read_build_id(f)
+        return self.build_ids[key]
+
+    def debug_file(self, build_id):
+        """The separate debug file of BUILD_ID, or None."""
+        if build_id not in self.debug_files:
+            found = None
+            for d in self.debug_dirs:
+                f = os.path.join(d, ".build-id", build_id[:2],
+                                 build_id[2:] + ".debug")
+                if os.path.isfile(f):
+                    found = f
+                    break
+            if not found and os.environ.get("DEBUGINFOD_URLS") and \
+                    shutil.which("debuginfod-find"):
+                try:
+                    p = subprocess.run(
+                        ["debuginfod-find", "debuginfo", build_id],
+                        capture_output=True, text=True, timeout=120)
+                    out = p.stdout.strip()
+                    if p.returncode == 0 and os.path.isfile(out):
+                        found = out
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self.debug_files[build_id] = found
+        return self.debug_files[build_id]
+
+    def usable(self, path, inode):
+        """(the file mapped at PATH or None, the file to symbolize with) of
+        the object mapped at PATH, or (None, None), with a warning once,
+        if neither it nor a debug file is found."""
+        key = (path, inode)
+        if key not in self.usables:
+            f = self.file(path, inode)
+            bid = self.build_id(path, inode)
+            debug = bid and self.debug_file(bid)
+            self.usables[key] = (f, debug or f)
+            if not f and not debug:
+                if path.endswith(" (deleted)"):
+                    why = f"{path[:-10]} was deleted since the run"
+                elif not os.path.exists(path):
+                    why = f"{path}: missing"
+                else:
+                    why = f"{path} was replaced since the run"
+                warn(f"{why}{' (build ID ' + bid + ')' if bid else ''}; its "
+                     "frames are shown as module+offset")
+        return self.usables[key]
+
+    def load_segments(self, path):
+        if path not in self.segments:
+            try:
+                self.segments[path] = load_segments(path)
+            except OSError:
+                self.segments[path] = []
+        return self.segments[path]
 
     def locate(self, pc, history):
         """(object path or None, address to look up, module, file offset)."""
@@ -100,22 +212,34 @@ class Symbolizer:
             if start <= pc < end:
                 file_off = pc - 1 - start + offset
                 module = os.path.basename(path) or "[anon]"
-                if not path.startswith("/") or not self.usable(path, inode):
+                if not path.startswith("/"):
                     return None, None, module, file_off
-                if path not in self.segments:
-                    try:
-                        self.segments[path] = load_segments(path)
-                    except OSError:
-                        self.segments[path] = []
-                for p_offset, p_vaddr, p_filesz in self.segments[path]:
+                placed, obj = self.usable(path, inode)
+                if not obj:
+                    return None, None, module, file_off
+                if not placed:
+                    # Only the debug file is left, whose program headers
+                    # keep the addresses but not the file offsets: place
+                    # the PC by the load bias, from where the object's
+                    # first page was mapped.
+                    first = [st for st, _, o, i, p in maps
+                             if (p, i, o) == (path, inode, 0)]
+                    segs = self.load_segments(obj)
+                    if not first or not segs:
+                        return None, None, module, file_off
+                    bias = first[0] - (min(v for _, v, _ in segs) & ~0xfff)
+                    return obj, pc - 1 - bias, module, file_off
+                for p_offset, p_vaddr, p_filesz in self.load_segments(placed):
                     if p_offset <= file_off < p_offset + p_filesz:
-                        return path, file_off - p_offset + p_vaddr, module, \
+                        return obj, file_off - p_offset + p_vaddr, module, \
                             file_off
                 return None, None, module, file_off
         return None, None, "", pc
 
     def symbolize(self, profile):
         """Fill self.frames for every pc of PROFILE."""
+        for key, bid in getattr(profile, "build_ids", {}).items():
+            self.build_ids.setdefault(key, bid)
         wanted = defaultdict(set)
         where = {}
         for s in profile.samples:
@@ -143,7 +267,7 @@ class Symbolizer:
             frames = resolved.get((obj, addr)) if obj else None
             if not frames:
                 name = f"{module}+{off:#x}" if module else f"{key[0]:#x}"
-                frames = [Frame(name, module=module)]
+                frames = [Frame(name, module=module, named=False)]
             for f in frames:
                 f.module = module
             self.frames[key] = frames

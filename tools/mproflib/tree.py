@@ -58,6 +58,27 @@ def binds(lib):
     return pairs
 
 
+def stand_in(path):
+    """The file of the built glibc that mprof run binds over PATH, or
+    None: a profile's maps name the system's path, the file that ran is
+    the built one."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "install", "lib")
+    if not os.path.isdir(lib):
+        return None
+    if lib not in _binds:
+        _binds[lib] = binds(lib)
+    for src, dst in _binds[lib]:
+        if path == dst:
+            return src
+        if path.startswith(dst + "/") and os.path.isdir(src):
+            return src + path[len(dst):]
+    return None
+
+
+_binds = {}
+
+
 def fail(what, err):
     hint = ""
     if err == "Operation not permitted" or err == "Permission denied":

@@ -23,8 +23,14 @@ def render(profile, sym, args):
     seen = set()
     for m in {id(s.mapping): s.mapping for s in profile.samples}.values():
         for start, end, offset, inode, path in m:
+            # The file google-pprof reads names from: the one that ran, or
+            # its debug file; none where that cannot be told, rather than
+            # one that would give the wrong names.
+            obj = path.startswith("/") and sym.usable(path, inode)[1]
+            if not obj:
+                continue
             line = (f"{start:x}-{end:x} r-xp {offset:08x} 00:00 {inode} "
-                    f"{path}")
+                    f"{obj}")
             if line not in seen:
                 seen.add(line)
                 out.append(line)

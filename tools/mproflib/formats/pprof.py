@@ -53,9 +53,21 @@ def render(profile, sym, args):
         unit = "bytes" if name.endswith("_space") else "count"
         prof.msg(1, Proto().int(1, s(name)).int(2, s(unit)))
     mappings, locations, functions = {}, {}, {}
+    # Mappings whose frames are left for the reader to name by build ID:
+    # those with a build ID in which no name was found.
+    unnamed = set()
+    anonymous = {}
     # The maps of each epoch the samples were recorded in, each once.
     maps = {id(smp.mapping): (smp.mapping, smp.thread.exe)
             for smp in profile.samples}
+    for smp in profile.samples:
+        for pc in smp.stack:
+            for start, end, offset, inode, path in smp.mapping:
+                if start <= pc < end:
+                    named = sym.frames[(pc, id(smp.mapping))][0].named
+                    key = (start, path)
+                    anonymous[key] = anonymous.get(key, True) and not named
+                    break
     for m, exe in maps.values():
         # pprof takes the first mapping for the main binary.
         for start, end, offset, inode, path in sorted(
@@ -63,9 +75,18 @@ def render(profile, sym, args):
             if (start, path) not in mappings and path.startswith("/"):
                 mid = len(mappings) + 1
                 mappings[(start, path)] = mid
+                # The file that ran (mprof run binds the built libc over
+                # the system's path); the build ID lets pprof, Parca or
+                # Pyroscope check a file, or fetch debug info, by it.
+                obj = sym.file(path, inode) or path
+                build_id = sym.build_id(path, inode) or ""
+                named = int(not (build_id and anonymous.get((start, path))))
+                if not named:
+                    unnamed.add(mid)
                 prof.msg(3, Proto().int(1, mid).int(2, start).int(3, end)
-                         .int(4, offset).int(5, s(path)).int(7, 1).int(8, 1)
-                         .int(9, 1).int(10, 1))
+                         .int(4, offset).int(5, s(obj)).int(6, s(build_id))
+                         .int(7, named).int(8, named).int(9, named)
+                         .int(10, named))
 
     def mapping_id(pc, mapping):
         for start, end, offset, inode, path in mapping:
@@ -87,9 +108,10 @@ def render(profile, sym, args):
         if key not in locations:
             lid = len(locations) + 1
             locations[key] = lid
-            loc = Proto().int(1, lid).int(2, mapping_id(pc, smp.mapping))
+            mid = mapping_id(pc, smp.mapping)
+            loc = Proto().int(1, lid).int(2, mid)
             loc.int(3, pc)
-            for f in sym.frames[key]:
+            for f in ([] if mid in unnamed else sym.frames[key]):
                 loc.msg(4, Proto().int(1, function_id(f)).int(2, f.line))
             prof.msg(4, loc)
         return locations[key]
