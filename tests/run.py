@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 
@@ -2287,8 +2288,9 @@ def stripped_programs_named_by_build_id():
     debuginfod server, also after the program itself is gone."""
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "stacks")
-        subprocess.run([CC, "-O2", "-g", "-fno-builtin", "-fomit-frame-pointer",
-                        "-fno-optimize-sibling-calls", "-o", exe,
+        subprocess.run([CC, "-O2", "-g", "-fno-builtin",
+                        "-fomit-frame-pointer", "-fno-optimize-sibling-calls",
+                        "-o", exe,
                         os.path.join(TOP, "tests", "stacks.c")], check=True)
         debug = exe + ".debug"
         subprocess.run(["objcopy", "--only-keep-debug", exe, debug],
@@ -2325,6 +2327,8 @@ def stripped_programs_named_by_build_id():
               "stacks without the debug file", "stacks+0x...", unnamed)
         pb = os.path.join(tmp, "p.pb.gz")
         r = mprof("report", out, "--format", "pprof", "-o", pb)
+        check(r.returncode == 0, "report --format pprof", "status 0",
+              r.stderr)
         check(pprof_mappings(pb).get(exe) == (bid, False),
               "pprof's mapping of the stripped program",
               (bid, "no functions: named by build ID"), pprof_mappings(pb))
@@ -2371,6 +2375,159 @@ def stripped_programs_named_by_build_id():
         finally:
             server.terminate()
             server.wait()
+
+
+def pprof_raw_sites(text):
+    """{leaf function: [alloc_objects, alloc_space, inuse_objects,
+    inuse_space]} and the labels of the samples in go tool pprof -raw's
+    TEXT."""
+    samples = text.split("Samples:\n")[1].split("Locations\n")[0]
+    locations = text.split("Locations\n")[1].split("Mappings\n")[0]
+    names = {}
+    for line in locations.splitlines():
+        m = re.match(r"\s+(\d+): 0x\w+ M=\d+ (\S+)", line)
+        if m:
+            names[m[1]] = m[2]
+    sites, labels = defaultdict(lambda: [0, 0, 0, 0]), set()
+    for line in samples.splitlines()[1:]:
+        m = re.match(r"\s+(-?\d+)\s+(-?\d+)\s+(-?\d+)\s+(-?\d+): (\d+)",
+                     line)
+        if m:
+            site = sites[names.get(m[5], "?")]
+            for i in range(4):
+                site[i] += int(m[i + 1])
+        else:
+            labels |= set(re.findall(r"(\w+):\[", line))
+    return sites, labels
+
+
+@test
+def mprof_serve_answers_as_net_http_pprof():
+    """mprof serve on 127.0.0.1 beside a running service: go tool pprof
+    reads its heap and its growth over two seconds, within 4 sd of the
+    truth; many requests at once and bad ones are answered, and the
+    service's output and exit are untouched."""
+    mean = 65536
+    target = subprocess.Popen(
+        [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                       "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
+                       "GLIBC_MALLOC_PROFILE_OUT": tempfile.gettempdir()}))
+    server = subprocess.Popen(
+        ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        _, hold, size = target.stdout.readline().split()
+        hold, size = int(hold), int(size)
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", server.stderr.readline())
+        check(m, "mprof serve's first line", "its address", m)
+        base = f"http://127.0.0.1:{m[1]}/debug/pprof"
+
+        def get(path):
+            try:
+                with urllib.request.urlopen(base + path, timeout=120) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+        status, index = get("/")
+        check(status == 200 and f"pid={target.pid}".encode() in index,
+              "/debug/pprof/", f"lists {target.pid}", index[:300])
+        p = subprocess.run(["go", "tool", "pprof", "-raw",
+                            f"{base}/heap?pid={target.pid}"],
+                           capture_output=True, text=True, timeout=300,
+                           env=clean_env({"PPROF_TMPDIR":
+                                          tempfile.gettempdir()}))
+        check(p.returncode == 0, "go tool pprof -raw .../heap", "status 0",
+              p.stderr[-300:])
+        check("PeriodType: space bytes" in p.stdout and
+              f"Period: {mean}" in p.stdout, "period", f"space bytes {mean}",
+              p.stdout[:300])
+        sites, labels = pprof_raw_sites(p.stdout)
+        check({"pid", "command", "executable"} <= labels, "labels",
+              "pid, command, executable", labels)
+        got = sites["hold_site"][3]
+        check(abs(got - hold * size) <= bound(hold, size, mean),
+              "hold_site in use", hold * size, got)
+        # The growth over two seconds, in which the service grows by K.
+        k, result = 3000, {}
+        t = threading.Thread(target=lambda: result.update(
+            r=get(f"/allocs?pid={target.pid}&seconds=2")))
+        t.start()
+        time.sleep(0.5)
+        target.stdin.write(f"grow {k}\n")
+        target.stdin.flush()
+        check(target.stdout.readline() == f"grew {k}\n", "the service",
+              f"grew {k}", "")
+        t.join()
+        status, data = result["r"]
+        check(status == 200, "allocs?seconds=2", 200, data[:200])
+        with tempfile.NamedTemporaryFile(suffix=".pb.gz") as f:
+            f.write(data)
+            f.flush()
+            p = subprocess.run(["go", "tool", "pprof", "-raw", f.name],
+                               capture_output=True, text=True, timeout=300)
+        sites, _ = pprof_raw_sites(p.stdout)
+        got = sites["grow_site"][1]
+        check(abs(got - k * size) <= bound(k, size, mean),
+              "grow_site's growth over 2 s", k * size, got)
+        check(abs(sites["hold_site"][1]) <= bound(hold, size, mean) / 4,
+              "hold_site's growth", 0, sites["hold_site"][1])
+        # Many at once: each answered, with a profile or "busy".
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(
+            get(f"/heap?pid={target.pid}")[0])) for _ in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(len(answers) == 50 and set(answers) <= {200, 503}
+              and 200 in answers, "50 requests at once",
+              "each 200 or 503", answers)
+        bad = {"/heap?pid=999999999": 400, "/heap?pid=4194000": 404,
+               "/heap?pid=abc": 400, "/heap?pid=": 400,
+               "/heap?seconds=-1": 400,
+               "/heap?seconds=1e9": 400, "/heap?what=1": 400,
+               f"/heap?pid={target.pid}&pid=1": 400, "/heap?%zz": 400,
+               "/goroutine": 404, f"/heap?pid={os.getpid()}": 404,
+               f"/heap?pid={target.pid}&debug=1": 400}
+        for path, want in bad.items():
+            status, body = get(path)
+            lines = body.decode(errors="replace").splitlines()
+            check(status == want and len(lines) == 1 and
+                  lines[0].startswith("mprof serve: "), path,
+                  f"{want} and one line", (status, body[:200]))
+        # Another user's process, asked of a server run as nobody.
+        nobody = subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
+            stderr=subprocess.PIPE, text=True)
+        try:
+            m = re.search(r":(\d+)/", nobody.stderr.readline())
+            url = (f"http://127.0.0.1:{m[1]}/debug/pprof/heap?"
+                   f"pid={target.pid}")
+            try:
+                urllib.request.urlopen(url, timeout=60)
+                status = 200
+            except urllib.error.HTTPError as e:
+                status = e.code
+            check(status == 403, "another user's process", 403, status)
+        finally:
+            nobody.terminate()
+            nobody.wait()
+        check(server.poll() is None, "mprof serve", "still running",
+              server.returncode)
+        status, _ = get(f"/heap?pid={target.pid}")
+        check(status == 200, "a request after the bad ones", 200, status)
+        out, _ = target.communicate("", timeout=60)
+        check(out == "bye\n" and target.returncode == 0, "the service",
+              "bye, status 0", (out, target.returncode))
+    finally:
+        for proc in (target, server):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 @test

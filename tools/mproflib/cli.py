@@ -9,6 +9,7 @@
                [--dump N | --diff A B | --peak] [--debug-dir DIR]...
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
   mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
+  mprof serve [--listen ADDRESS:PORT] [--verbose]
 
 Formats: text (default), folded, flamegraph, pprof, gperf, json.
 Sample types, as pprof names them: inuse_space (default), inuse_objects
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from . import live, plot, tree
+from . import live, plot, serve, tree
 from .formats import FORMATS, leaks, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
@@ -257,6 +258,15 @@ def main():
                         "most dumps)")
     g.add_argument("--top", type=int, metavar="N",
                    help="call sites drawn apart (default 8)")
+    v = sub.add_parser("serve", help="serve the heap profiles of running "
+                                     "processes over HTTP, as Go's "
+                                     "net/http/pprof does")
+    v.add_argument("--listen", default="127.0.0.1:6060",
+                   metavar="ADDRESS:PORT",
+                   help="where to listen (default 127.0.0.1:6060; port 0: "
+                        "any free port)")
+    v.add_argument("--verbose", action="store_true",
+                   help="log each request on standard error")
     p = sub.add_parser("report", help="merge, symbolize and write a report")
     p.add_argument("inputs", nargs="+", metavar="PROFILE_DIR_OR_FILES")
     p.add_argument("--format", choices=FORMATS, default="text")
@@ -302,6 +312,8 @@ def main():
             dump(args)
         elif args.cmd == "plot":
             plot_(args)
+        elif args.cmd == "serve":
+            serve.main(args.listen, args.verbose)
         else:
             report(args)
     except BadInput as e:

@@ -142,6 +142,11 @@ class Memory:
                            f"{e.strerror} (mprof dump needs a debugger's "
                            "rights: the same user, or root)")
 
+    def __del__(self):
+        # mprof serve reads process after process.
+        if getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+
     def read(self, addr, n):
         try:
             data = os.pread(self.fd, n, addr)
@@ -277,6 +282,13 @@ def read_root(mem, addr, pid):
         raise BadInput(f"process {pid} is exiting: its last dump is the one "
                        "it writes at exit")
     return root
+
+
+def check_profiling(pid):
+    """Raise BadInput unless process PID profiles and may be read."""
+    maps = read_maps(pid)
+    addr = find_root(pid, maps)
+    read_root(Memory(pid), addr, pid)
 
 
 def snapshot(pid):

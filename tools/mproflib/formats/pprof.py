@@ -122,6 +122,12 @@ def render(profile, sym, args):
             2, [round(getattr(smp, name)) for name in SAMPLE_TYPES])
         sample.msg(3, Proto().int(1, s("bytes")).int(3, smp.size))
         sample.msg(3, Proto().int(1, s("thread")).int(3, smp.thread.tid))
+        sample.msg(3, Proto().int(1, s("pid")).int(3, smp.thread.pid))
+        if smp.thread.exe:
+            sample.msg(3, Proto().int(1, s("executable"))
+                       .int(2, s(smp.thread.exe)))
+        for key, value in getattr(args, "labels", {}).items():
+            sample.msg(3, Proto().int(1, s(key)).int(2, s(value)))
         prof.msg(2, sample)
     prof.int(9, int(time.time() * 1e9))
     prof.msg(11, Proto().int(1, s("space")).int(2, s("bytes")))
