@@ -2866,6 +2866,7 @@ def mutate_profiles(pkg):
                 env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
         (good,) = [d for by_n in dump_dirs(good).values()
                    for d in by_n.values()]
+        model.write_build_ids(good, Symbolizer().build_id)
         originals = {n: open(os.path.join(good, n), "rb").read()
                      for n in os.listdir(good)}
         # The profile as written reads in every format and sample type;
