@@ -32,31 +32,38 @@ def warn(msg):
     print(f"mprof: warning: {msg}", file=sys.stderr)
 
 
-def load_segments(path):
-    """PT_LOAD (p_offset, p_vaddr, p_filesz) of a little-endian ELF, 32 or
-    64-bit."""
-    with open(path, "rb") as f:
-        ehdr = f.read(64)
-        if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] != 1:
-            return []
-        elf64 = ehdr[4] == 2
-        phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
-                                    32 if elf64 else 28)
-        phentsize, phnum = struct.unpack_from("<HH", ehdr,
-                                              54 if elf64 else 42)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    segs = []
-    for i in range(phnum):
+def program_headers(f):
+    """(p_type, p_offset, p_vaddr, p_filesz) of each program header of the
+    little-endian ELF file F, 32 or 64-bit; none if it is not one."""
+    f.seek(0)
+    ehdr = f.read(64)
+    if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] != 1:
+        return []
+    elf64 = ehdr[4] == 2
+    phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
+                                32 if elf64 else 28)
+    phentsize, phnum = struct.unpack_from("<HH", ehdr, 54 if elf64 else 42)
+    f.seek(phoff)
+    table = f.read(phentsize * phnum)
+    headers = []
+    for i in range(min(phnum, len(table) // max(phentsize, 1))):
         if elf64:
             p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
                 "<IIQQQQ", table, i * phentsize)
         else:
             p_type, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
                 "<IIIII", table, i * phentsize)
-        if p_type == 1:
-            segs.append((p_offset, p_vaddr, p_filesz))
-    return segs
+        headers.append((p_type, p_offset, p_vaddr, p_filesz))
+    return headers
+
+
+def load_segments(path):
+    """PT_LOAD (p_offset, p_vaddr, p_filesz) of the ELF file PATH."""
+    with open(path, "rb") as f:
+        try:
+            return [h[1:] for h in program_headers(f) if h[0] == 1]
+        except struct.error:
+            return []
 
 
 def read_build_id(path):
@@ -64,24 +71,7 @@ def read_build_id(path):
     PT_NOTE segments, which stripping keeps."""
     try:
         with open(path, "rb") as f:
-            ehdr = f.read(64)
-            if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) \
-                    or ehdr[5] != 1:
-                return None
-            elf64 = ehdr[4] == 2
-            phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
-                                        32 if elf64 else 28)
-            phentsize, phnum = struct.unpack_from("<HH", ehdr,
-                                                  54 if elf64 else 42)
-            f.seek(phoff)
-            table = f.read(phentsize * phnum)
-            for i in range(min(phnum, len(table) // max(phentsize, 1))):
-                if elf64:
-                    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
-                        "<IIQQQQ", table, i * phentsize)
-                else:
-                    p_type, p_offset, _, _, p_filesz = struct.unpack_from(
-                        "<IIIII", table, i * phentsize)
+            for p_type, p_offset, _, p_filesz in program_headers(f):
                 if p_type != 4 or p_filesz > 1 << 16:
                     continue
                 f.seek(p_offset)
