@@ -2434,6 +2434,12 @@ def mprof_serve_answers_as_net_http_pprof():
         status, index = get("/")
         check(status == 200 and f"pid={target.pid}".encode() in index,
               "/debug/pprof/", f"lists {target.pid}", index[:300])
+        # go tool pprof posts the PCs a profile left unnamed (a stripped
+        # program's) to /symbol and gives up if that fails.
+        with urllib.request.urlopen(base + "/symbol", data=b"0x1234",
+                                    timeout=60) as r:
+            check(r.status == 200 and r.read() == b"", "POST /symbol",
+                  "200, no names", r.status)
         p = subprocess.run(["go", "tool", "pprof", "-raw",
                             f"{base}/heap?pid={target.pid}"],
                            capture_output=True, text=True, timeout=300,

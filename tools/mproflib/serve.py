@@ -178,6 +178,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, self.index().encode(),
                            "text/html; charset=utf-8")
                 return
+            if path == "/debug/pprof/symbol":
+                # What go tool pprof asks for the PCs a profile left
+                # unnamed (no name was found: the reader's own debug
+                # files may have one): no names here.
+                self.reply(200, b"num_symbols: 0\n")
+                return
             kind = path[len("/debug/pprof/"):] \
                 if path.startswith("/debug/pprof/") else None
             if kind not in KINDS:
@@ -211,6 +217,9 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self):
+        if urllib.parse.urlsplit(self.path).path == "/debug/pprof/symbol":
+            self.reply(200, b"")
+            return
         self.reply(405, b"mprof serve: only GET\n", extra=[("Allow", "GET")])
 
     do_PUT = do_DELETE = do_POST
