@@ -23,7 +23,14 @@ def read_sum(obj):
 
 
 def check(obj, subdirs, env):
-    """{test: result} of make check in OBJ, in SUBDIRS (all if empty)."""
+    """{test: result} of make check in OBJ, in SUBDIRS (all if empty).
+    make runs a test again only if its output is older than the test, so
+    the outputs of earlier runs (with other variables) go first."""
+    for top in [os.path.join(obj, d) for d in subdirs] or [obj]:
+        for root, _, files in os.walk(top):
+            for name in files:
+                if name.endswith((".out", ".test-result")):
+                    os.unlink(os.path.join(root, name))
     e = {k: v for k, v in os.environ.items()
          if not k.startswith("GLIBC_MALLOC_PROFILE") and k != "GLIBC_TUNABLES"}
     e.update(env, TIMEOUTFACTOR="4")

@@ -103,6 +103,22 @@ def read_maps(pid):
         raise BadInput(f"cannot read the maps of process {pid}: {e.strerror}")
 
 
+_symbols = {}
+
+
+def cached_symbol(path):
+    """elf_symbol (PATH, SYMBOL), once per file: mprof serve's listing
+    looks in every process's libraries."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _symbols:
+        _symbols[key] = elf_symbol(path, SYMBOL)
+    return _symbols[key]
+
+
 def find_root(pid, maps):
     """The address of the profiler's root in process PID."""
     starts = {}
@@ -125,7 +141,7 @@ def find_root(pid, maps):
     # libc first; a statically linked program has the symbol itself.
     for path in sorted(starts, key=lambda p: "/libc.so" not in p):
         where = f"/proc/{pid}/root{path}"
-        value = elf_symbol(where, SYMBOL)
+        value = cached_symbol(where)
         if value is not None:
             return starts[path] - first_load(where) + value
     raise BadInput(f"process {pid} does not run the profiler's libc (no "
