@@ -2408,12 +2408,13 @@ def mprof_serve_answers_as_net_http_pprof():
     truth; many requests at once and bad ones are answered, and the
     service's output and exit are untouched."""
     mean = 65536
+    out = tempfile.mkdtemp()
     target = subprocess.Popen(
         [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
                        "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
-                       "GLIBC_MALLOC_PROFILE_OUT": tempfile.gettempdir()}))
+                       "GLIBC_MALLOC_PROFILE_OUT": out}))
     server = subprocess.Popen(
         ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
         stderr=subprocess.PIPE, text=True)
@@ -2504,13 +2505,22 @@ def mprof_serve_answers_as_net_http_pprof():
             check(status == want and len(lines) == 1 and
                   lines[0].startswith("mprof serve: "), path,
                   f"{want} and one line", (status, body[:200]))
-        # Another user's process, asked of a server run as nobody.
+        # Another user's process, asked of a server run as nobody, from
+        # a copy of tools/ that nobody can read wherever this tree is.
+        tools = tempfile.mkdtemp()
+        os.chmod(tools, 0o755)
+        shutil.copytree(os.path.join(TOP, "tools"),
+                        os.path.join(tools, "tools"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
         nobody = subprocess.Popen(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             "/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
+             "/usr/bin/python3", os.path.join(tools, "tools", "mprof"),
+             "serve", "--listen", "127.0.0.1:0"],
             stderr=subprocess.PIPE, text=True)
         try:
-            m = re.search(r":(\d+)/", nobody.stderr.readline())
+            line = nobody.stderr.readline()
+            m = re.search(r":(\d+)/", line)
+            check(m, "mprof serve as nobody", "its address", line)
             url = (f"http://127.0.0.1:{m[1]}/debug/pprof/heap?"
                    f"pid={target.pid}")
             try:
@@ -2522,6 +2532,7 @@ def mprof_serve_answers_as_net_http_pprof():
         finally:
             nobody.terminate()
             nobody.wait()
+            shutil.rmtree(tools)
         check(server.poll() is None, "mprof serve", "still running",
               server.returncode)
         status, _ = get(f"/heap?pid={target.pid}")
@@ -2534,6 +2545,7 @@ def mprof_serve_answers_as_net_http_pprof():
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+        shutil.rmtree(out)
 
 
 @test
