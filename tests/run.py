@@ -2408,13 +2408,13 @@ def mprof_serve_answers_as_net_http_pprof():
     truth; many requests at once and bad ones are answered, and the
     service's output and exit are untouched."""
     mean = 65536
-    out = tempfile.mkdtemp()
+    profiles = tempfile.mkdtemp()
     target = subprocess.Popen(
         [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
                        "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
-                       "GLIBC_MALLOC_PROFILE_OUT": out}))
+                       "GLIBC_MALLOC_PROFILE_OUT": profiles}))
     server = subprocess.Popen(
         ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
         stderr=subprocess.PIPE, text=True)
@@ -2545,7 +2545,7 @@ def mprof_serve_answers_as_net_http_pprof():
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-        shutil.rmtree(out)
+        shutil.rmtree(profiles)
 
 
 @test
