@@ -57,6 +57,29 @@ def program_headers(f):
     return headers
 
 
+def has_symtab(path):
+    """Whether the ELF file PATH has a symbol table (SHT_SYMTAB), which
+    strip removes."""
+    try:
+        with open(path, "rb") as f:
+            ehdr = f.read(64)
+            if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) \
+                    or ehdr[5] != 1:
+                return False
+            elf64 = ehdr[4] == 2
+            shoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
+                                        40 if elf64 else 32)
+            shentsize, shnum = struct.unpack_from("<HH", ehdr,
+                                                  58 if elf64 else 46)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+        return any(struct.unpack_from("<I", table, i * shentsize + 4)[0] == 2
+                   for i in range(min(shnum, len(table) // max(shentsize,
+                                                                8))))
+    except (OSError, struct.error):
+        return False
+
+
 def load_segments(path):
     """PT_LOAD (p_offset, p_vaddr, p_filesz) of the ELF file PATH."""
     with open(path, "rb") as f:
@@ -141,9 +164,11 @@ class Symbolizer:
             self.build_ids[key] = f and read_build_id(f)
         return self.build_ids[key]
 
-    def debug_file(self, build_id):
-        """The separate debug file of BUILD_ID, or None."""
-        if build_id not in self.debug_files:
+    def debug_file(self, build_id, remote=True):
+        """The separate debug file of BUILD_ID, or None; from debuginfod
+        only if REMOTE."""
+        if build_id not in self.debug_files or (
+                remote and self.debug_files[build_id] is False):
             found = None
             for d in self.debug_dirs:
                 f = os.path.join(d, ".build-id", build_id[:2],
@@ -151,7 +176,9 @@ class Symbolizer:
                 if os.path.isfile(f):
                     found = f
                     break
-            if not found and os.environ.get("DEBUGINFOD_URLS") and \
+            if not found and not remote:
+                found = False
+            elif not found and os.environ.get("DEBUGINFOD_URLS") and \
                     shutil.which("debuginfod-find"):
                 try:
                     p = subprocess.run(
@@ -163,7 +190,7 @@ class Symbolizer:
                 except (OSError, subprocess.TimeoutExpired):
                     pass
             self.debug_files[build_id] = found
-        return self.debug_files[build_id]
+        return self.debug_files[build_id] or None
 
     def usable(self, path, inode):
         """(the file mapped at PATH or None, the file to symbolize with) of
@@ -173,7 +200,10 @@ class Symbolizer:
         if key not in self.usables:
             f = self.file(path, inode)
             bid = self.build_id(path, inode)
-            debug = bid and self.debug_file(bid)
+            # debuginfod (a download) only for an object that has lost
+            # its symbol table, or is gone.
+            debug = bid and self.debug_file(bid, not f or
+                                            not has_symtab(f))
             self.usables[key] = (f, debug or f)
             if not f and not debug:
                 if path.endswith(" (deleted)"):
