@@ -2409,6 +2409,7 @@ def mprof_serve_answers_as_net_http_pprof():
     service's output and exit are untouched."""
     mean = 65536
     profiles = tempfile.mkdtemp()
+    idle = None
     target = subprocess.Popen(
         [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -2499,6 +2500,15 @@ def mprof_serve_answers_as_net_http_pprof():
                f"/heap?pid={target.pid}&pid=1": 400, "/heap?%zz": 400,
                "/goroutine": 404, f"/heap?pid={os.getpid()}": 404,
                f"/heap?pid={target.pid}&debug=1": 400}
+        # A process that profiles and has taken no sample yet.
+        idle = subprocess.Popen(
+            [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                           "GLIBC_MALLOC_PROFILE_BYTES": str(1 << 48),
+                           "GLIBC_MALLOC_PROFILE_OUT": profiles}))
+        idle.stdout.readline()
+        bad[f"/heap?pid={idle.pid}"] = 404
         for path, want in bad.items():
             status, body = get(path)
             lines = body.decode(errors="replace").splitlines()
@@ -2533,6 +2543,7 @@ def mprof_serve_answers_as_net_http_pprof():
             nobody.terminate()
             nobody.wait()
             shutil.rmtree(tools)
+        idle.communicate("", timeout=60)
         check(server.poll() is None, "mprof serve", "still running",
               server.returncode)
         status, _ = get(f"/heap?pid={target.pid}")
@@ -2541,10 +2552,10 @@ def mprof_serve_answers_as_net_http_pprof():
         check(out == "bye\n" and target.returncode == 0, "the service",
               "bye, status 0", (out, target.returncode))
     finally:
-        for proc in (target, server):
-            if proc.poll() is None:
+        for proc in (target, server, idle):
+            if proc and proc.poll() is None:
                 proc.kill()
-            proc.wait()
+                proc.wait()
         shutil.rmtree(profiles)
 
 

@@ -13,6 +13,7 @@ process that profiles.  A bad request gets a 4xx status and one line and
 touches no process.
 """
 
+import argparse
 import html
 import os
 import socket
@@ -130,26 +131,28 @@ def dump_into(pid, top, name):
     os.rename(where, final)
 
 
-def profile_of(pid, seconds, sample):
+def profile_of(pid, seconds, sample, turns):
     """A gzipped profile.proto of PID: its heap now, or its growth over
-    SECONDS."""
+    SECONDS.  Each dump and the report take one of TURNS; the wait
+    between two dumps takes none."""
     with tempfile.TemporaryDirectory(prefix="mprof-serve.") as top:
-        dump_into(pid, top, "1")
+        with turns:
+            dump_into(pid, top, "1")
         if seconds:
             time.sleep(seconds)
-            dump_into(pid, top, "2")
+            with turns:
+                dump_into(pid, top, "2")
         dumps = os.path.join(top, "dumps")
-        profile = (DiffProfile([dumps], 1, 2) if seconds
-                   else Profile([dumps], dump=1))
-        sym = Symbolizer()
-        sym.symbolize(profile)
-
-        class Args:
-            pass
-        args = Args()
-        args.sample = sample
-        args.labels = {"command": command_line(pid)}
-        return pprof.render(profile, sym, args)
+        with turns:
+            try:
+                profile = (DiffProfile([dumps], 1, 2) if seconds
+                           else Profile([dumps], dump=1))
+                sym = Symbolizer()
+                sym.symbolize(profile)
+            except BadInput as e:
+                raise HTTPError(404, f"process {pid}: {e}")
+            return pprof.render(profile, sym, argparse.Namespace(
+                sample=sample, labels={"command": command_line(pid)}))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -194,9 +197,9 @@ class Handler(BaseHTTPRequestHandler):
             if not self.server.waiting.acquire(blocking=False):
                 raise HTTPError(503, "too many requests at once")
             try:
-                with self.server.turns:
-                    pid = choose_pid(pid)
-                    data = profile_of(pid, seconds, KINDS[kind])
+                pid = choose_pid(pid)
+                data = profile_of(pid, seconds, KINDS[kind],
+                                  self.server.turns)
             finally:
                 self.server.waiting.release()
             self.reply(200, data, "application/octet-stream",
