@@ -536,7 +536,7 @@ def write_results(path, meta, results, close, instr, slow, samples,
              "runs). What profiling adds is measured against the same "
              "allocator unprofiled, and given as a share of the 1 GiB held."
              " Ours adds, per sampled block, the 32 bytes in front of it "
-             "(see malloc/malloc_prof_sampled.c), and per call site an entry "
+             "(see malloc/malloc-prof-sampled.c), and per call site an entry "
              "of its thread's table.\n" % meta["runs"])
     w.append("| allocator | configuration | RSS (KiB) | added (KiB) | "
              "added / 1 GiB |")

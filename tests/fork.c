@@ -1,6 +1,10 @@
-/* The parent allocates at site_parent, forks, and the child allocates
-   at site_child; each process must write only its own samples.  */
+/* The parent allocates at site_parent, forks (with _Fork if the first
+   argument is "_Fork", which runs no fork handler), and the child
+   allocates at site_child; each process must write only its own
+   samples.  */
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,13 +24,13 @@ site_child (void)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
   site_parent ();
   printf ("site site_parent %p\nsite site_child %p\n",
           (void *) site_parent, (void *) site_child);
   fflush (stdout);
-  pid_t pid = fork ();
+  pid_t pid = argc > 1 && strcmp (argv[1], "_Fork") == 0 ? _Fork () : fork ();
   if (pid < 0)
     return 1;
   if (pid == 0)

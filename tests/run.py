@@ -649,6 +649,92 @@ def fork_child_writes_its_own_profile():
 
 
 @test
+@both
+def fork_child_of__Fork_writes_its_own_profile():
+    """_Fork runs no fork handler: the child still writes its profile as
+    its own, under its own pid, with its own maps file."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("fork", out, ["_Fork"], mean=1)
+        found = sites(p.stdout, os.path.join(BIN, "fork"))
+        pids = dict(line.split() for line in p.stdout.splitlines()
+                    if line.split()[0] in ("child", "parent"))
+        by_pid = {}
+        for path, (h, s) in profiles(out).items():
+            by_pid.setdefault(h["pid"], []).extend(s)
+        check(set(by_pid) == set(pids.values()), "pids with profiles",
+              set(pids.values()), set(by_pid))
+        s = by_pid[pids["child"]]
+        check(sum(c for c, _, _, _ in at(s, found["site_child"])) == 10,
+              "child: samples at site_child", 10, at(s, found["site_child"]))
+        maps = sorted(f for f in os.listdir(out) if f.endswith(".maps"))
+        check(len(maps) == 2, "maps files", 2, maps)
+
+
+@test
+@both
+def fork_child_counts_in_use_bytes_of_its_own():
+    """A child frees the 100 blocks of 10000 bytes it inherited, then
+    holds 50 of its own: the bytes in use it counts, and so its peak,
+    are those 50 blocks, not 50 less than the parent's 100."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("fork_inherit", out, mean=1,
+                    env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
+        found = sites(p.stdout, os.path.join(BIN, "fork_inherit"))
+        child = [line.split()[1] for line in p.stdout.splitlines()
+                 if line.startswith("child ")][0]
+        peaks = {h["pid"]: (h, s) for h, s in profiles(out, peak=True).values()}
+        check(child in peaks, "the child's peak profile", "written",
+              sorted(peaks))
+        h, s = peaks[child]
+        live = sum(l for _, _, _, l in at(s, found["site_child"]))
+        check(live == 50, "site_child live at the child's peak", 50, live)
+        check(at(s, found["site_parent"]) == [], "site_parent at the "
+              "child's peak", "nothing", at(s, found["site_parent"]))
+        check(int(h["peak-bytes"]) == 500000, "the child's peak-bytes",
+              500000, h["peak-bytes"])
+
+
+@test
+@both
+def a_process_that_does_not_profile_maps_nothing_new():
+    """The profiler is in libc_malloc_prof.so, which only a process that
+    profiles maps."""
+    for value, mapped in ((None, False), ("0", False), ("1", True)):
+        env = {} if value is None else {"GLIBC_MALLOC_PROFILE": value}
+        with tempfile.TemporaryDirectory() as out:
+            env["GLIBC_MALLOC_PROFILE_OUT"] = out
+            p = run("maps", env=env)
+        has = "/libc_malloc_prof.so" in p.stdout
+        check(has == mapped, f"GLIBC_MALLOC_PROFILE={value}: "
+              "libc_malloc_prof.so in /proc/self/maps", mapped, has)
+        check("/libc.so.6" in p.stdout, "libc.so.6 in /proc/self/maps",
+              True, False)
+
+
+@test
+def dwarf_unwinding_survives_libc_freeres():
+    """__libc_freeres, which valgrind and mtrace call, unloads the
+    libgcc_s libc loaded for itself and frees the loader's table of
+    objects that libgcc's unwinder reads: the profiler, which holds
+    libgcc_s on its own, walks frame pointers from then on.  Before it,
+    whole stacks; after it, no crash and every sample."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("freeres", out, mean=1,
+                    env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
+        found = sites(p.stdout, os.path.join(BIN, "freeres"))
+        main = found["main"]
+        samples = [x for _, s in profiles(out).values() for x in s]
+        for name in ("site_before", "site_after"):
+            at_site = at(samples, found[name])
+            check(sum(c for c, _, _, _ in at_site) == 100,
+                  f"samples at {name}", 100, at_site)
+        for _, _, frames, _ in at(samples, found["site_before"]):
+            check(len(frames) >= 3 and main[0] <= frames[1] < main[1],
+                  "a stack at site_before", "site_before, main, ...",
+                  [hex(f) for f in frames])
+
+
+@test
 def profile_file_format():
     with tempfile.TemporaryDirectory() as out:
         profile("threads", out, ["1"], mean=4096)
@@ -919,16 +1005,16 @@ def disassemble_range(lib, start, stop):
 # into; and the tail call the last one branches to.
 COUNT = {
     "x86_64": ([r"sub\s+%\w+,(?P<c>%fs:0x[0-9a-f]+)$", r"jbe\s"],
-               r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
+               r"jmp\s+[0-9a-f]+ <malloc_prof_sampled_malloc>$"),
     "i386": ([r"sub\s+%\w+,(?P<c>%gs:0x[0-9a-f]+)$", r"jbe\s"],
-             r"jmp\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
+             r"jmp\s+[0-9a-f]+ <malloc_prof_sampled_malloc>$"),
     # A load, a subtraction that sets the flags, a store and a branch on
     # them, the least a load/store architecture allows.
     "aarch64": ([r"ldu?r\s+(?P<r>x\d+), (?P<c>\[x\d+, #-\d+\])$",
                  r"subs\s+{r}, {r}, x\d+$",
                  r"stu?r\s+{r}, {c}$",
                  r"b\.ls\s"],
-                r"b\s+[0-9a-f]+ <__malloc_prof_sampled_malloc>$"),
+                r"b\s+[0-9a-f]+ <malloc_prof_sampled_malloc>$"),
 }
 
 

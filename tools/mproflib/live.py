@@ -1,12 +1,16 @@
 """mprof dump: the profile of a running process, read from outside.
 
 The profiler keeps its tables in the process's memory and exports where
-they are as the symbol __malloc_prof_root (malloc/malloc_prof.c, struct
-mprof_root), with the layout of its structures.  This reads them through
-/proc/PID/mem, which needs what a debugger needs (the same user and a
-dumpable process, or root) and nothing from the process: no thread is
-stopped, no signal sent, so it works as well on a process that is busy,
-blocked in a system call, deadlocked or stopped.
+they are as the symbol __malloc_prof_root (malloc/malloc-prof.c, struct
+mprof_root), from libc_malloc_prof.so, the library libc loads only in
+a process that profiles.  The root begins with its magic, its version
+and the number of entries of its layout, then the layout: the sizes and
+offsets of the fields read here and the constants of the stores, so
+that this reader has no copy of the structures.  This reads them
+through /proc/PID/mem, which needs what a debugger needs (the same user
+and a dumpable process, or root) and nothing from the process: no thread
+is stopped, no signal sent, so it works as well on a process that is
+busy, blocked in a system call, deadlocked or stopped.
 
 Each thread's table changes only in its owner's slow path, which makes
 the thread's sequence number odd while it does; the list of threads, the
@@ -28,19 +32,30 @@ from .profile import (FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps,
 from .symbolize import read_build_id
 
 SYMBOL = b"__malloc_prof_root"
-ROOT = struct.Struct("<16sII6QQIIIII4xQQQQQ20H")
+# What libc dlopens when it profiles, and exports SYMBOL.
+PROF_SONAME = b"libc_malloc_prof.so.0"
 MAGIC = b"malloc-profile\0\0"
-ROOT_VERSION = 2
-LAYOUT = ("thread_size", "next", "state", "seq", "tid", "entries", "taken",
-          "recorded", "dropped", "entry_size", "live", "count", "size",
-          "frames", "nframes", "frame_store", "folded", "nfolds",
-          "folded_at", "epoch")
-MAX_SEGMENTS = 24
-FIRST_ENTRIES = 64
-FIRST_FRAMES = 512
-LIVE, RETIRED = 1, 2
-# The offset of the root's EXITING.
-EXITING = 92
+ROOT_VERSION = 3
+# The fields of the root, of struct mprof_thread (ENTRIES and FRAME_STORE
+# its two stores) and of struct mprof_entry, whose offsets the layout
+# gives.
+ROOT_FIELDS = ("gen", "threads", "exited", "peak", "dir", "exe", "maps_name",
+               "mean", "depth", "unwind", "enabled", "exiting", "pid",
+               "dumps", "peak_time", "peak_bytes", "folds", "epoch")
+THREAD_FIELDS = ("next", "state", "seq", "tid", "entries", "frame_store",
+                 "taken", "recorded", "dropped", "nfolds", "folded_at")
+ENTRY_FIELDS = ("live", "count", "size", "frames", "nframes", "folded",
+                "key_epoch")
+# Those of 32 bits; the others are of 64, or pointers.
+NARROW = {"gen", "depth", "unwind", "enabled", "exiting", "pid", "state",
+          "seq", "tid", "nframes", "key_epoch"}
+# The names of the root's layout, in its order (MPROF_L_* in
+# malloc-prof.c).
+LAYOUT = (("pointer_size", "root_size") + ROOT_FIELDS
+          + ("thread_size",) + THREAD_FIELDS
+          + ("segments", "fill", "max_segments", "first_entries",
+             "first_frames", "entry_size") + ENTRY_FIELDS
+          + ("state_free", "state_live", "state_retired"))
 # How long a copy is retried while the process changes its tables.
 PATIENCE = 0.8
 
@@ -104,6 +119,7 @@ def read_maps(pid):
 
 
 _symbols = {}
+_libcs = {}
 
 
 def cached_symbol(path):
@@ -117,6 +133,24 @@ def cached_symbol(path):
     if key not in _symbols:
         _symbols[key] = elf_symbol(path, SYMBOL)
     return _symbols[key]
+
+
+def profiler_libc(path):
+    """Whether PATH is a libc of the profiler's build: one that names
+    the profiler's library, to load it when asked to profile.  Once per
+    file, as cached_symbol."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _libcs:
+        try:
+            with open(path, "rb") as f:
+                _libcs[key] = PROF_SONAME in f.read()
+        except OSError:
+            return False
+    return _libcs[key]
 
 
 def find_root(pid, maps):
@@ -138,12 +172,19 @@ def find_root(pid, maps):
         raise BadInput(f"process {pid} is a 32-bit program: mprof dump reads "
                        "64-bit processes only (its dumps at exit and at "
                        "intervals are written as usual)")
-    # libc first; a statically linked program has the symbol itself.
-    for path in sorted(starts, key=lambda p: "/libc.so" not in p):
+    # The profiler's library first, but any object that exports the
+    # symbol will do.
+    for path in sorted(starts, key=lambda p: "/libc_malloc_prof.so" not in p):
         where = f"/proc/{pid}/root{path}"
         value = cached_symbol(where)
         if value is not None:
             return starts[path] - first_load(where) + value
+    # Our libc loads the profiler's library only when it profiles.
+    if any(profiler_libc(f"/proc/{pid}/root{path}") for path in starts
+           if "/libc.so" in path):
+        raise BadInput(f"process {pid} does not profile: it was not started "
+                       "with GLIBC_MALLOC_PROFILE=1, or could not load "
+                       f"{PROF_SONAME.decode()}")
     raise BadInput(f"process {pid} does not run the profiler's libc (no "
                    f"{SYMBOL.decode()} in its libraries): start it with "
                    "mprof run, or under install/lib/ld-linux-x86-64.so.2")
@@ -191,26 +232,39 @@ class Table:
         self.entries = entries
 
 
-def read_store(mem, raw, offset, first, elem):
-    """The segments of the store at OFFSET of the structure RAW, read
-    whole: [(address, bytes)]."""
-    seg = struct.unpack_from(f"<{MAX_SEGMENTS}QQQ", raw, offset)
-    nseg, used = seg[MAX_SEGMENTS], seg[MAX_SEGMENTS + 1]
-    if nseg > MAX_SEGMENTS:
+def read_store(mem, raw, offset, first, elem, L):
+    """The segments of the store at OFFSET of the structure RAW, each
+    read once as far as the store's FILL: [(address, bytes)].  FILL
+    counts the elements published from the start of segment 0 on;
+    segment I holds FIRST << I of them from element FIRST * (2^I - 1)
+    on, and exists once FILL is past that."""
+    n = L["max_segments"]
+    seg = struct.unpack_from(f"<{n}Q", raw, offset + L["segments"])
+    fill, = struct.unpack_from("<Q", raw, offset + L["fill"])
+    if fill > first * ((1 << n) - 1):
         raise Changed
-    return [(seg[i], mem.read(seg[i], (used if i + 1 == nseg
-                                       else first << i) * elem))
-            for i in range(nseg)]
+    out = []
+    for i in range(n):
+        start = first * ((1 << i) - 1)
+        if start >= fill:
+            break
+        if not seg[i]:
+            # FILL copied after the segment's pointer was: a torn copy.
+            raise Changed
+        end = min(fill, start + (first << i))
+        out.append((seg[i], mem.read(seg[i], (end - start) * elem)))
+    return out
 
 
 def entry_format(L):
     """A struct format for one entry: count, live, size, frames,
     nframes, folded, epoch, at their offsets."""
-    names = ("count", "live", "size", "frames", "nframes", "folded", "epoch")
+    names = ("count", "live", "size", "frames", "nframes", "folded",
+             "key_epoch")
     fields = sorted((L[f], f) for f in names)
     fmt, at = "<", 0
     for off, f in fields:
-        wide = f not in ("nframes", "epoch")
+        wide = f not in NARROW
         fmt += "x" * (off - at) + ("Q" if wide else "I")
         at = off + (8 if wide else 4)
     fmt += "x" * (L["entry_size"] - at)
@@ -265,9 +319,10 @@ def read_table(mem, addr, L):
         if seq & 1 and tries < 19:
             time.sleep(0.0001)
             continue
-        segments = read_store(mem, raw, L["entries"], FIRST_ENTRIES,
-                              L["entry_size"])
-        frames = read_store(mem, raw, L["frame_store"], FIRST_FRAMES, 8)
+        segments = read_store(mem, raw, L["entries"], L["first_entries"],
+                              L["entry_size"], L)
+        frames = read_store(mem, raw, L["frame_store"], L["first_frames"],
+                            8, L)
         if not seq & 1 and mem.u(addr + L["seq"], "<I") == seq:
             return parse_table(mem, addr, raw, segments, frames, L)
     t = parse_table(mem, addr, raw, segments, frames, L)
@@ -276,21 +331,58 @@ def read_table(mem, addr, L):
     return t
 
 
+def check_layout(L, pid):
+    """Refuse a layout that this reader cannot follow: the process's
+    memory is untrusted, and a field outside its structure, or a size
+    no profiler has, would have it read garbage or gigabytes."""
+    if L["pointer_size"] != 8:
+        raise BadInput(f"process {pid}: its profiler's root has "
+                       f"{L['pointer_size']}-byte pointers; mprof dump reads "
+                       "64-bit processes only")
+    store = max(L["segments"] + 8 * L["max_segments"], L["fill"] + 8)
+    width = dict.fromkeys(NARROW, 4)
+    width.update(entries=store, frame_store=store)
+    fit = all(0 < L[size] <= 1 << 16
+              and all(L[f] + width.get(f, 8) <= L[size] for f in fields)
+              for size, fields in (("root_size", ROOT_FIELDS),
+                                   ("thread_size", THREAD_FIELDS),
+                                   ("entry_size", ENTRY_FIELDS)))
+    if not (fit and L["root_size"] >= 24 + 4 * len(LAYOUT)
+            and 0 < L["max_segments"] <= 48
+            and 0 < L["first_entries"] <= 1 << 20
+            and 0 < L["first_frames"] <= 1 << 20
+            # Fields that overlap make a format of another size.
+            and entry_format(L)[0].size == L["entry_size"]):
+        raise BadInput(f"process {pid}: its profiler's root has a layout "
+                       "that this mprof cannot read")
+
+
 def read_root(mem, addr, pid):
+    """The root's fields, by name, and its layout as LAYOUT: magic,
+    version and layout first, the rest where the layout says."""
     try:
-        raw = mem.read(addr, ROOT.size)
+        magic, version, n = struct.unpack("<16sII", mem.read(addr, 24))
+        if magic != MAGIC:
+            raise BadInput(f"process {pid}: profiler root of an unknown "
+                           "version (not its magic); this mprof reads "
+                           f"version {ROOT_VERSION}")
+        if version != ROOT_VERSION:
+            raise BadInput(f"process {pid}: its profiler's root is of "
+                           f"version {version}; this mprof reads version "
+                           f"{ROOT_VERSION}")
+        if n != len(LAYOUT):
+            raise BadInput(f"process {pid}: its profiler's root has a layout "
+                           f"of {n} entries; this mprof reads one of "
+                           f"{len(LAYOUT)}")
+        L = dict(zip(LAYOUT, struct.unpack(f"<{n}I",
+                                           mem.read(addr + 24, 4 * n))))
+        check_layout(L, pid)
+        raw = mem.read(addr, L["root_size"])
     except Changed:
         raise BadInput(f"cannot read the profiler's root in process {pid}")
-    fields = ROOT.unpack(raw)
-    names = ("magic", "version", "gen", "threads", "exited", "peak", "dir",
-             "exe", "maps_name", "mean", "depth", "unwind", "enabled",
-             "exiting", "pid", "dumps", "peak_time", "peak_bytes", "folds",
-             "epoch")
-    root = dict(zip(names, fields))
-    root["layout"] = dict(zip(LAYOUT, fields[len(names):]))
-    if root["magic"] != MAGIC or root["version"] != ROOT_VERSION:
-        raise BadInput(f"process {pid}: profiler root of an unknown version "
-                       f"{root['version']}; this mprof reads {ROOT_VERSION}")
+    root = {f: struct.unpack_from("<I" if f in NARROW else "<Q", raw,
+                                  L[f])[0] for f in ROOT_FIELDS}
+    root["layout"] = L
     if not root["enabled"]:
         raise BadInput(f"process {pid} does not profile: it was not started "
                        "with GLIBC_MALLOC_PROFILE=1, or has not allocated yet")
@@ -321,16 +413,7 @@ def snapshot(pid):
     deadline = time.monotonic() + PATIENCE
     while True:
         try:
-            snap = snapshot_once(mem, addr, pid, maps)
-
-            def exiting():
-                """Whether it began its exit dump since, or is gone."""
-                try:
-                    return mem.u(addr + EXITING, "<I") != 0
-                except Changed:
-                    return True
-            snap["exiting"] = exiting
-            return snap
+            return snapshot_once(mem, addr, pid, maps)
         except Changed:
             if time.monotonic() > deadline:
                 raise BadInput(f"process {pid} changed its tables for "
@@ -345,18 +428,18 @@ def snapshot_once(mem, addr, pid, maps):
         structs.append(at)
         raw = mem.read(at, L["thread_size"])
         state, = struct.unpack_from("<i", raw, L["state"])
-        if state == LIVE:
+        if state == L["state_live"]:
             running.append(read_table(mem, at, L))
         at, = struct.unpack_from("<Q", raw, L["next"])
     for _ in range(1000):
-        gen = mem.u(addr + 20, "<I")
+        gen = mem.u(addr + L["gen"], "<I")
         if gen & 1:
             continue
         exited = read_table(mem, root["exited"], L)
         root = read_root(mem, addr, pid)
         peak = (read_table(mem, root["peak"], L) if root["peak_time"]
                 else None)
-        if mem.u(addr + 20, "<I") == gen:
+        if mem.u(addr + L["gen"], "<I") == gen:
             break
     else:
         raise Changed
@@ -381,12 +464,19 @@ def snapshot_once(mem, addr, pid, maps):
         raw = mem.read(at, L["thread_size"])
         state, = struct.unpack_from("<i", raw, L["state"])
         folded_at, = struct.unpack_from("<Q", raw, L["folded_at"])
-        if state != RETIRED or folded_at > folds:
+        if state != L["state_retired"] or folded_at > folds:
             continue
         for e in read_table(mem, at, L).entries:
             live[e[5]] = live.get(e[5], 0) + e[1]
     for e in exited.entries:
         e[1] = live.get(e[4], 0)
+
+    def exiting():
+        """Whether it began its exit dump since, or is gone."""
+        try:
+            return mem.u(addr + L["exiting"], "<I") != 0
+        except Changed:
+            return True
     return dict(dir=mem.string(root["dir"]), exe=mem.string(root["exe"]),
                 maps_name=mem.string(root["maps_name"]), pid=root["pid"],
                 mean=root["mean"], depth=root["depth"],
@@ -394,7 +484,7 @@ def snapshot_once(mem, addr, pid, maps):
                 dumps=root["dumps"], peak_time=root["peak_time"],
                 peak_bytes=root["peak_bytes"], epoch=root["epoch"],
                 maps=maps, threads=kept,
-                exited=exited, peak=peak)
+                exited=exited, peak=peak, exiting=exiting)
 
 
 def file_lines(maps):
