@@ -97,7 +97,7 @@ def measure(before, after):
 
 def section(rows):
     u, b, a = rows["unpatched"], rows["before"], rows["after"]
-    w = ["## The profiler in libc_malloc_prof.so (bench/split.py)", "",
+    w = [BEGIN, "", "## The profiler in libc_malloc_prof.so (bench/split.py)", "",
          "Before: the series with the whole profiler in libc.so.6; after: "
          "libc.so.6 keeps the countdown, the counting entry points, the "
          "sampled blocks and the hook, and libc_malloc_prof.so, loaded "
@@ -124,8 +124,11 @@ def section(rows):
           "so each adds a snapshot to the process's maps file. Before, "
           "every dump copied the whole file, O(N^2) bytes for N dumps; "
           "after, it links it (a reader takes the snapshots up to its "
-          "dump's), and the maps are read once per dump, not twice."]
-    return "\n".join(w)
+          "dump's), and the maps are read once per dump, not twice. One "
+          "sample costs more after: libc reaches the slow path and the "
+          "counters' bookkeeping through the hooks' mangled pointers, and "
+          "the library reaches libc's functions through its PLT.", "", END]
+    return "\n".join(w) + "\n"
 
 
 def main():
