@@ -624,19 +624,28 @@ def phase_locked_pattern_gets_true_shares():
                   n * size, round(est))
 
 
+def fork_profiles(out, args=()):
+    """Run tests/fork.c with ARGS: its sites, {"parent"|"child": pid} and
+    {pid: samples}, checked to be one profile per process."""
+    p = profile("fork", out, args, mean=1)
+    found = sites(p.stdout, os.path.join(BIN, "fork"))
+    pids = dict(line.split() for line in p.stdout.splitlines()
+                if line.split()[0] in ("child", "parent"))
+    by_pid = {}
+    for path, (h, s) in profiles(out).items():
+        by_pid.setdefault(h["pid"], []).extend(s)
+    check(set(by_pid) == set(pids.values()), "pids with profiles",
+          set(pids.values()), set(by_pid))
+    maps = sorted(f for f in os.listdir(out) if f.endswith(".maps"))
+    check(len(maps) == 2, "maps files", 2, maps)
+    return found, pids, by_pid
+
+
 @test
 @both
 def fork_child_writes_its_own_profile():
     with tempfile.TemporaryDirectory() as out:
-        p = profile("fork", out, mean=1)
-        found = sites(p.stdout, os.path.join(BIN, "fork"))
-        pids = dict(line.split() for line in p.stdout.splitlines()
-                    if line.split()[0] in ("child", "parent"))
-        by_pid = {}
-        for path, (h, s) in profiles(out).items():
-            by_pid.setdefault(h["pid"], []).extend(s)
-        check(set(by_pid) == set(pids.values()), "pids with profiles",
-              set(pids.values()), set(by_pid))
+        found, pids, by_pid = fork_profiles(out)
         for who, own, other in (("parent", "site_parent", "site_child"),
                                 ("child", "site_child", "site_parent")):
             s = by_pid[pids[who]]
@@ -644,8 +653,6 @@ def fork_child_writes_its_own_profile():
                   f"{who}: samples at {own}", 10, at(s, found[own]))
             check(at(s, found[other]) == [], f"{who}: samples at {other}",
                   [], at(s, found[other]))
-        maps = sorted(f for f in os.listdir(out) if f.endswith(".maps"))
-        check(len(maps) == 2, "maps files", 2, maps)
 
 
 @test
@@ -654,20 +661,10 @@ def fork_child_of__Fork_writes_its_own_profile():
     """_Fork runs no fork handler: the child still writes its profile as
     its own, under its own pid, with its own maps file."""
     with tempfile.TemporaryDirectory() as out:
-        p = profile("fork", out, ["_Fork"], mean=1)
-        found = sites(p.stdout, os.path.join(BIN, "fork"))
-        pids = dict(line.split() for line in p.stdout.splitlines()
-                    if line.split()[0] in ("child", "parent"))
-        by_pid = {}
-        for path, (h, s) in profiles(out).items():
-            by_pid.setdefault(h["pid"], []).extend(s)
-        check(set(by_pid) == set(pids.values()), "pids with profiles",
-              set(pids.values()), set(by_pid))
+        found, pids, by_pid = fork_profiles(out, ["_Fork"])
         s = by_pid[pids["child"]]
         check(sum(c for c, _, _, _ in at(s, found["site_child"])) == 10,
               "child: samples at site_child", 10, at(s, found["site_child"]))
-        maps = sorted(f for f in os.listdir(out) if f.endswith(".maps"))
-        check(len(maps) == 2, "maps files", 2, maps)
 
 
 @test

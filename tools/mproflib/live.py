@@ -122,35 +122,37 @@ _symbols = {}
 _libcs = {}
 
 
-def cached_symbol(path):
-    """elf_symbol (PATH, SYMBOL), once per file: mprof serve's listing
-    looks in every process's libraries."""
+def per_file(cache, path, compute, missing):
+    """COMPUTE (PATH), once per file: mprof serve's listing looks in
+    every process's libraries.  MISSING if PATH cannot be read."""
     try:
         st = os.stat(path)
     except OSError:
-        return None
+        return missing
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _symbols:
-        _symbols[key] = elf_symbol(path, SYMBOL)
-    return _symbols[key]
+    if key not in cache:
+        cache[key] = compute(path)
+    return cache[key]
+
+
+def cached_symbol(path):
+    """elf_symbol (PATH, SYMBOL), once per file."""
+    return per_file(_symbols, path, lambda p: elf_symbol(p, SYMBOL), None)
+
+
+def names_profiler(path):
+    try:
+        with open(path, "rb") as f:
+            return PROF_SONAME in f.read()
+    except OSError:
+        return False
 
 
 def profiler_libc(path):
     """Whether PATH is a libc of the profiler's build: one that names
     the profiler's library, to load it when asked to profile.  Once per
-    file, as cached_symbol."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _libcs:
-        try:
-            with open(path, "rb") as f:
-                _libcs[key] = PROF_SONAME in f.read()
-        except OSError:
-            return False
-    return _libcs[key]
+    file."""
+    return per_file(_libcs, path, names_profiler, False)
 
 
 def find_root(pid, maps):
