@@ -2042,6 +2042,30 @@ def unloaded_library_keeps_its_samples_and_mapping():
 
 
 @test
+@both
+def samples_of_a_destructor_are_of_the_epoch_its_library_was_mapped_in():
+    """dlclose runs a library's destructors before it unmaps it: the
+    samples they take are of the epoch whose maps still have the
+    library, so that they are named from it."""
+    lib = os.path.join(BIN, "libdtor.so")
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        profile("dtor", out, [lib], mean=1)
+        path = os.path.join(rep, "r.json")
+        p = mprof("report", out, "--format", "json", "-o", path)
+        check(p.returncode == 0, "report", "status 0", p.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+        leaves = [(smp["stack"][0]["frames"][0]["function"],
+                   smp["stack"][0]["frames"][0]["module"], smp["count"])
+                  for smp in doc["samples"] if smp["size"] == 7002]
+        check(sum(n for _, _, n in leaves) == 10 and
+              all(leaf[:2] == ("dtor_alloc", "libdtor.so") for leaf in leaves),
+              "the destructor's samples", "10, at dtor_alloc in libdtor.so",
+              leaves)
+
+
+@test
 def unloaded_library_is_not_taken_for_the_one_loaded_in_its_place():
     """tests/reuse allocates through a library, unloads it, and loads
     another where it was: the same return address, in two epochs of the
