@@ -141,6 +141,7 @@ def cached_symbol(path):
 
 
 def names_profiler(path):
+    """Whether the file PATH holds the name of the profiler's library."""
     try:
         with open(path, "rb") as f:
             return PROF_SONAME in f.read()
