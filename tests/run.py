@@ -3109,10 +3109,13 @@ def malloc_suite(env):
     # Some tests (tst-mallocfork2-mcheck, tst-malloc-too-large) run near
     # their time limits on two cores, and more so when sampled.
     e = dict(os.environ, TIMEOUTFACTOR="4", **env)
-    subprocess.run(["make", "-C", OBJ, "-j", str(os.cpu_count()),
-                    "subdirs=malloc", "check"], env=e,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with open(os.path.join(OBJ, "tests.sum")) as f:
+    # From malloc's directory: "make subdirs=malloc check" at the top
+    # would make linkobj/libc_pic.a a link to libc_pic.a, which the next
+    # build then takes for linkobj/libc.so, and libnsl fails to link.
+    subprocess.run(["make", "-C", os.path.join(TOP, "glibc-src", "malloc"),
+                    "objdir=" + OBJ, "-j", str(os.cpu_count()), "check"],
+                   env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(OBJ, "malloc", "subdir-tests.sum")) as f:
         results = dict(line.strip().split(": ", 1)[::-1] for line in f
                        if ": " in line)
     return {t for t, r in results.items() if r in ("FAIL", "ERROR")}, len(results)
