@@ -89,16 +89,23 @@ faults (void)
   return ru.ru_minflt + ru.ru_majflt;
 }
 
-/* The address space the process has mapped, in bytes.  */
+/* The address space the process has mapped, in bytes, from its maps:
+   under qemu-user, /proc/self/statm would be the emulator's, which
+   maps memory of its own as it translates code.  */
 static size_t
 vm_size (void)
 {
-  FILE *f = fopen ("/proc/self/statm", "r");
-  unsigned long pages = 0;
-  if (f == NULL || fscanf (f, "%lu", &pages) != 1)
+  FILE *f = fopen ("/proc/self/maps", "r");
+  if (f == NULL)
     abort ();
+  size_t total = 0;
+  unsigned long start, end;
+  char line[4096];
+  while (fgets (line, sizeof line, f) != NULL)
+    if (sscanf (line, "%lx-%lx", &start, &end) == 2)
+      total += end - start;
   fclose (f);
-  return pages * sysconf (_SC_PAGESIZE);
+  return total;
 }
 
 int

@@ -676,9 +676,9 @@ def fork_child_counts_in_use_bytes_of_its_own():
     holds 50 of its own: the bytes in use it counts, and so its peak,
     are those 50 blocks, not 50 less than the parent's 100."""
     with tempfile.TemporaryDirectory() as out:
-        p = profile("fork_inherit", out, mean=1,
+        p = profile("fork", out, ["inherit"], mean=1,
                     env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
-        found = sites(p.stdout, os.path.join(BIN, "fork_inherit"))
+        found = sites(p.stdout, os.path.join(BIN, "fork"))
         child = [line.split()[1] for line in p.stdout.splitlines()
                  if line.startswith("child ")][0]
         peaks = {h["pid"]: (h, s) for h, s in profiles(out, peak=True).values()}
