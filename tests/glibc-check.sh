@@ -4,7 +4,8 @@
 # make check in malloc, nptl, elf, posix and stdlib with it on at a mean
 # of 64 bytes.  An hour and a half on two cores, longer than CI allows;
 # writes tests/GLIBC-CHECK.md.  Arguments go to tests/glibc_check.py: a
-# list of subdirectories restricts the runs to them (a trial);
+# list of subdirectories restricts the runs to them (a trial, whose table
+# is printed, not written);
 # --reuse-unpatched takes the unpatched build's results from its last
 # make check.
 set -eu

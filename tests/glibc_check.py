@@ -15,17 +15,30 @@ PATCHED = os.path.join(TOP, "build", "glibc")
 PROFILED_SUBDIRS = ["malloc", "nptl", "elf", "posix", "stdlib"]
 
 
-def read_sum(obj):
-    """{test: result} of the last make check in OBJ."""
-    with open(os.path.join(obj, "tests.sum")) as f:
-        return dict(line.strip().split(": ", 1)[::-1] for line in f
-                    if ": " in line)
+SOURCES = {UNPATCHED: os.path.join(TOP, "build", "baseline", "glibc-src"),
+           PATCHED: os.path.join(TOP, "glibc-src")}
+
+
+def read_sum(obj, subdirs=()):
+    """{test: result} of the last make check in OBJ, or of the last one
+    in each of SUBDIRS."""
+    paths = ([os.path.join(obj, d, "subdir-tests.sum") for d in subdirs]
+             or [os.path.join(obj, "tests.sum")])
+    results = {}
+    for path in paths:
+        with open(path) as f:
+            results.update(line.strip().split(": ", 1)[::-1] for line in f
+                           if ": " in line)
+    return results
 
 
 def check(obj, subdirs, env):
     """{test: result} of make check in OBJ, in SUBDIRS (all if empty).
     make runs a test again only if its output is older than the test, so
-    the outputs of earlier runs (with other variables) go first."""
+    the outputs of earlier runs (with other variables) go first.  A
+    subdirectory's tests run from its source directory: "make check
+    subdirs=..." at the top would leave linkobj/libc_pic.a a link to
+    libc_pic.a, and the next build would link libnsl against it."""
     for top in [os.path.join(obj, d) for d in subdirs] or [obj]:
         for root, _, files in os.walk(top):
             for name in files:
@@ -34,12 +47,13 @@ def check(obj, subdirs, env):
     e = {k: v for k, v in os.environ.items()
          if not k.startswith("GLIBC_MALLOC_PROFILE") and k != "GLIBC_TUNABLES"}
     e.update(env, TIMEOUTFACTOR="4")
-    args = ["make", "-C", obj, "-j", str(os.cpu_count()), "check"]
-    if subdirs:
-        args.append("subdirs=" + " ".join(subdirs))
-    subprocess.run(args, env=e, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return read_sum(obj)
+    jobs = ["-j", str(os.cpu_count())]
+    for args in ([["make", "-C", os.path.join(SOURCES[obj], d),
+                   "objdir=" + obj, *jobs, "check"] for d in subdirs]
+                 or [["make", "-C", obj, *jobs, "check"]]):
+        subprocess.run(args, env=e, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    return read_sum(obj, subdirs)
 
 
 def failed(results, subdirs):
@@ -90,6 +104,10 @@ def main():
              "failed patched | only patched |", "|---|---|---:|---:|---:|---|"]
     lines += [f"| {n} | {s} | {t} | {fu} | {fp} | {', '.join(new) or 'none'} |"
               for n, s, t, fu, fp, new in rows]
+    # A trial's table is printed, to be placed by hand.
+    if trial:
+        print("\n".join(lines))
+        return
     with open(os.path.join(TOP, "tests", "GLIBC-CHECK.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -712,6 +712,21 @@ def a_process_that_does_not_profile_maps_nothing_new():
 
 
 @test
+@both
+def a_program_with_its_own_malloc_is_not_profiled():
+    """libc's constructor loads the profiler, which allocates, before the
+    program's constructors run: it must not when malloc is not glibc's,
+    here the program's own, which works only after its constructor."""
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("own_malloc", out, mean=1)
+        check(p.stdout == "ok\n", "output", "ok", p.stdout)
+        check(p.stderr == "malloc profile: malloc is not glibc's; "
+              "profiling stays off\n", "stderr", "one line: profiling "
+              "stays off", p.stderr)
+        check(os.listdir(out) == [], "files", [], os.listdir(out))
+
+
+@test
 def dwarf_unwinding_survives_libc_freeres():
     """__libc_freeres, which valgrind and mtrace call, unloads the
     libgcc_s libc loaded for itself and frees the loader's table of
