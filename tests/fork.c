@@ -17,20 +17,22 @@ static int inherit;
 static __attribute__ ((noinline)) void
 site_parent (void)
 {
-  for (int i = 0; i < 100; i++)
-    if (inherit)
+  if (inherit)
+    for (int i = 0; i < 100; i++)
       held[i] = malloc (10000);
-    else if (i < 10)
+  else
+    for (int i = 0; i < 10; i++)
       free (malloc (2001));
 }
 
 static __attribute__ ((noinline)) void
 site_child (void)
 {
-  for (int i = 0; i < 50; i++)
-    if (inherit)
+  if (inherit)
+    for (int i = 0; i < 50; i++)
       held[i] = malloc (10000);
-    else if (i < 10)
+  else
+    for (int i = 0; i < 10; i++)
       free (malloc (2002));
 }
 

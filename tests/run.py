@@ -29,6 +29,8 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 
+import glibc_check
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
@@ -3139,22 +3141,11 @@ EXPECTED_WITH = {
 
 
 def malloc_suite(env):
-    for d, _, files in os.walk(os.path.join(OBJ, "malloc")):
-        for f in files:
-            if f.endswith((".out", ".test-result")):
-                os.unlink(os.path.join(d, f))
-    # Some tests (tst-mallocfork2-mcheck, tst-malloc-too-large) run near
-    # their time limits on two cores, and more so when sampled.
-    e = dict(os.environ, TIMEOUTFACTOR="4", **env)
-    # From malloc's directory: "make subdirs=malloc check" at the top
-    # would make linkobj/libc_pic.a a link to libc_pic.a, which the next
-    # build then takes for linkobj/libc.so, and libnsl fails to link.
-    subprocess.run(["make", "-C", os.path.join(TOP, "glibc-src", "malloc"),
-                    "objdir=" + OBJ, "-j", str(os.cpu_count()), "check"],
-                   env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with open(os.path.join(OBJ, "malloc", "subdir-tests.sum")) as f:
-        results = dict(line.strip().split(": ", 1)[::-1] for line in f
-                       if ": " in line)
+    """glibc's malloc tests with ENV, as tests/glibc_check.py runs a
+    subdirectory (TIMEOUTFACTOR=4: tst-mallocfork2-mcheck and
+    tst-malloc-too-large run near their limits on two cores, more so
+    when sampled): the failures and the number of tests."""
+    results = glibc_check.check(OBJ, ["malloc"], env)
     return {t for t, r in results.items() if r in ("FAIL", "ERROR")}, len(results)
 
 
