@@ -3,7 +3,7 @@
 # (./build.sh) and, once, the same source without the patches
 # (./build.sh baseline, about 15 minutes), then runs bench/bench.py, which
 # rewrites bench/RESULTS.md and bench/results.png, then bench/dumps.py,
-# bench/realloc.py and,
+# bench/realloc.py, bench/unload.py and,
 # once ./build.sh aarch64 has built it, bench/aarch64.py, which rewrite
 # their sections of bench/RESULTS.md.  Arguments go to bench/bench.py
 # (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
@@ -16,5 +16,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 /usr/bin/python3 "$top/bench/bench.py" "$@"
 /usr/bin/python3 "$top/bench/dumps.py"
 /usr/bin/python3 "$top/bench/realloc.py"
+/usr/bin/python3 "$top/bench/unload.py"
 "$top/build.sh" aarch64
 exec /usr/bin/python3 "$top/bench/aarch64.py"

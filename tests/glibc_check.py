@@ -36,9 +36,11 @@ def check(obj, subdirs, env):
     """{test: result} of make check in OBJ, in SUBDIRS (all if empty).
     make runs a test again only if its output is older than the test, so
     the outputs of earlier runs (with other variables) go first.  A
-    subdirectory's tests run from its source directory: "make check
-    subdirs=..." at the top would leave linkobj/libc_pic.a a link to
-    libc_pic.a, and the next build would link libnsl against it."""
+    subdirectory's tests run from their source directory, not with
+    "make check subdirs=..." at the top.  Either may remake
+    linkobj/libc_pic.a as a link to libc_pic.a, without sunrpc's compat
+    objects swapped in, and the next build would fail to link libnsl
+    against it: the link is removed, for that build to remake it."""
     for top in [os.path.join(obj, d) for d in subdirs] or [obj]:
         for root, _, files in os.walk(top):
             for name in files:
@@ -53,6 +55,10 @@ def check(obj, subdirs, env):
                  or [["make", "-C", obj, *jobs, "check"]]):
         subprocess.run(args, env=e, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+    pic = os.path.join(obj, "linkobj", "libc_pic.a")
+    if (os.path.exists(pic)
+            and os.path.samefile(pic, os.path.join(obj, "libc_pic.a"))):
+        os.unlink(pic)
     return read_sum(obj, subdirs)
 
 

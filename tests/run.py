@@ -2131,6 +2131,42 @@ def unloaded_library_is_not_taken_for_the_one_loaded_in_its_place():
 
 @test
 @both
+def a_library_loaded_over_and_over_splits_only_the_stacks_through_it():
+    """tests/reuse DIR N loads and unloads a library N times, as a program
+    does its plugins; each unload begins an epoch.  The blocks main
+    allocates each time, through no unloadable object, are one key; those
+    allocated through the library are a key per load, each named from
+    the library."""
+    n = 40
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as rep:
+        p = profile("reuse", out, [BIN, str(n)], mean=1)
+        check(p.returncode == 0, "tests/reuse", "status 0", p.returncode)
+        keys = {}
+        for _, samples in profiles(out).values():
+            for count, size, _, _ in samples:
+                keys.setdefault(size, []).append(count)
+        check(keys.get(3333) == [n], "main's 3,333-byte requests",
+              f"one key of count {n}", keys.get(3333))
+        check(sorted(keys.get(1111, [])) == [1] * n,
+              "the library's 1,111-byte requests", f"{n} keys of count 1",
+              keys.get(1111))
+        path = os.path.join(rep, "r.json")
+        r = mprof("report", out, "--format", "json", "-o", path)
+        check(r.returncode == 0, "report", "status 0", r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+        for size, want in ((1111, ("reuse_a", "libreuse_a.so")),
+                           (3333, ("main", "reuse"))):
+            leaves = {(fr["function"], fr["module"]) for smp in
+                      doc["samples"] if smp["size"] == size
+                      for fr in smp["stack"][0]["frames"][:1]}
+            check(leaves == {want}, f"the {size}-byte requests' callers",
+                  want, leaves)
+
+
+@test
+@both
 def libc_s_own_unloads_keep_their_mapping():
     """glibc unloads an unused gconv module with __libc_dlclose, as it
     does NSS modules: the maps snapshot taken before, of the epoch
