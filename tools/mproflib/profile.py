@@ -382,12 +382,6 @@ class Profile:
             raise BadInput(f"{t.path}: samples of epoch {epoch}, after its "
                            f"maps' last ({last})")
         ours = [n for n in older if snapshots[n][0] <= epoch]
-        if not ours:
-            # None of the epoch or before: the profiler could not write
-            # it.  The newest are right for a sample of epoch 0 taken
-            # after an unload: its frames are all in objects loaded with
-            # the program, which every snapshot has.
-            return [snapshots[n][1] for n in older]
         return [snapshots[n][1] for n in ours
                 if snapshots[n][0] == snapshots[ours[0]][0]]
 
