@@ -80,7 +80,7 @@ install_packages () {
 
 install_deps () {
   install_packages gcc g++ make gawk bison python3 git xz-utils ccache \
-    binutils file
+    binutils file systemtap-sdt-dev
 }
 
 # unpack_glibc DIR: the pristine source of $glibc_commit into DIR.
@@ -181,14 +181,23 @@ configure_and_build () {
   export CCACHE_BASEDIR="${1%/glibc-src}" CCACHE_NOHASHDIR=1
   mkdir -p "$2"
   if [ ! -f "$2/config.status" ]; then
-    cc=gcc cxx=g++ cross=
+    cc=gcc cxx=g++ cross= cppflags=
     if [ -n "${4:-}" ]; then
       cc=$4-gcc cxx=$4-g++
       cross="--host=$4 --build=$(gcc -dumpmachine) --with-headers=/usr/$4/include"
+      # sys/sdt.h is the same for every architecture, but a cross
+      # compiler does not search /usr/include: give it only that header.
+      mkdir -p "$top/build/sdt/sys"
+      ln -sf "/usr/include/$(gcc -dumpmachine)/sys/sdt.h" \
+        "/usr/include/$(gcc -dumpmachine)/sys/sdt-config.h" "$top/build/sdt/sys/"
+      cppflags="-idirafter $top/build/sdt"
     fi
     command -v ccache >/dev/null && cc="ccache $cc" cxx="ccache $cxx"
-    (cd "$2" && CC="$cc" CXX="$cxx" "$1/configure" -q --prefix="$3" \
-       --disable-werror $cross >configure.log 2>&1) ||
+    # --enable-systemtap, as distributions build glibc: the heap
+    # profiler's USDT probes (and glibc's own) need sys/sdt.h.
+    (cd "$2" && CC="$cc" CXX="$cxx" CPPFLAGS="$cppflags" "$1/configure" -q \
+       --prefix="$3" --disable-werror --enable-systemtap $cross \
+       >configure.log 2>&1) ||
       { say "configure failed: see $2/configure.log"; exit 1; }
   fi
   say "building $1 (a clean build takes about 15 minutes on 2 cores)"

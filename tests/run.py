@@ -1774,6 +1774,72 @@ def mprof_run_every_makes_a_series():
               "dump numbers", "1, 2, ...", sorted(dumps))
 
 
+def in_chroot(mount_point, args):
+    """mprof ARGS run as root in a chroot made of this machine's
+    directories, in a mount namespace of its own: a build chroot's, whose
+    root is a directory, or, if MOUNT_POINT, a mount point, as the chroot
+    of a harness that bind-mounts its directory onto itself."""
+    if os.geteuid() != 0:
+        raise Failure("needs root to chroot")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        script = ["set -e", f"mount -t tmpfs tmpfs {tmp}", f"mkdir {root}"]
+        if mount_point:
+            script.append(f"mount --bind {root} {root}")
+        for d in sorted({"usr", "etc", "var", "proc", "dev", "tmp",
+                         TOP.split("/")[1]}):
+            script += [f"mkdir -p {root}/{d}",
+                       f"mount --rbind /{d} {root}/{d}"]
+        for d in ("bin", "sbin", "lib", "lib64"):
+            if os.path.islink(f"/{d}"):
+                script.append(f"ln -s {os.readlink('/' + d)} {root}/{d}")
+        script.append(f'exec chroot {root} /usr/bin/python3 {MPROF} "$@"')
+        return subprocess.run(["unshare", "--mount", "--propagation",
+                               "private", "sh", "-c", "\n".join(script),
+                               "sh", *args], capture_output=True, text=True,
+                              timeout=600, env=clean_env({}))
+
+
+@test
+def mprof_run_in_a_chroot():
+    """In a chroot whose root is a mount point, mprof run profiles the
+    process tree and --every dumps it, the dumps read from the chroot's
+    root, from which the files bound in the tree's namespace are out of
+    reach; in one whose root is no mount point, it says in one line how
+    to run it there and profiles the program alone."""
+    with tempfile.TemporaryDirectory() as out:
+        r = in_chroot(True, ["run", "--every", "0.25", "--rate", "4096",
+                             "--out", out, "--", os.path.join(BIN, "busy"),
+                             "2"])
+        check(r.returncode == 0 and "warning" not in r.stderr
+              and "alone" not in r.stderr, "mprof run --every in a chroot",
+              "status 0, no warning", r.stderr)
+        (dumps,) = dump_dirs(out).values()
+        reasons = [read_profile(os.path.join(dumps[n], next(
+            f for f in sorted(os.listdir(dumps[n])) if f.endswith(".heap")
+        )))[0]["reason"] for n in sorted(dumps)]
+        check(len(reasons) >= 4 and set(reasons[:-1]) == {"request"}
+              and reasons[-1] == "exit", "dumps", "requests, then exit",
+              reasons)
+        maps = "".join(open(os.path.join(dumps[1], f)).read()
+                       for f in os.listdir(dumps[1]) if f.endswith(".maps"))
+        check(" /usr/lib/x86_64-linux-gnu/libc.so.6\n" in maps
+              and "/tmp/" not in maps.replace(out, ""),
+              "the files of a dump's maps", "named from the chroot's root",
+              maps[-1500:])
+    with tempfile.TemporaryDirectory() as out:
+        r = in_chroot(False, ["run", "--rate", "4096", "--out", out, "--",
+                              os.path.join(BIN, "estimate")])
+        said = [line for line in r.stderr.splitlines()
+                if "not a mount point" in line]
+        check(r.returncode == 0 and len(said) == 1
+              and "mount --bind DIR DIR" in said[0] and "alone" in said[0],
+              "mprof run where / is no mount point", "status 0 and one line "
+              "saying how", r.stderr)
+        check(len(dump_dirs(out)) == 1, "processes profiled alone", 1,
+              dump_dirs(out))
+
+
 @test
 def mprof_dump_rejects_what_it_cannot_read():
     """One line and status 1 for a process that does not exist, one on
@@ -1875,13 +1941,20 @@ def run_leaves_setuid_and_static_programs_unprofiled():
     nobody = pwd.getpwnam("nobody")
     with tempfile.TemporaryDirectory() as tmp, \
             tempfile.TemporaryDirectory() as out:
+        # The setuid program finds the built libc through its run path,
+        # in a copy that nobody can read wherever this tree is (the
+        # built loader looks only in install/, which may be under a
+        # directory of mode 0700, such as /root).
         os.chmod(tmp, 0o755)
+        shutil.copy(os.path.join(LIB, "libc.so.6"), tmp)
         suid, static = os.path.join(tmp, "suid"), os.path.join(tmp, "static")
-        shutil.copy(os.path.join(BIN, "estimate"), suid)
+        source = os.path.join(TOP, "tests", "estimate.c")
+        subprocess.run(["gcc", "-O2", "-fno-builtin", "-o", suid, source,
+                        f"-Wl,-rpath={tmp}"], check=True)
         os.chown(suid, nobody.pw_uid, nobody.pw_gid)
         os.chmod(suid, 0o4755)
         subprocess.run(["gcc", "-O2", "-static", "-fno-builtin", "-o", static,
-                        os.path.join(TOP, "tests", "estimate.c")], check=True)
+                        source], check=True)
         est = os.path.join(BIN, "estimate")
         r = mprof("run", "--rate", "4096", "--out", out, "--", "/bin/sh",
                   "-c", f"{suid} && {static} && {est}")
@@ -2427,16 +2500,25 @@ def mprof_run_names_libc_frames_from_the_libc_that_ran():
                                ".maps")) as f:
             check(f" {system_libc}\n" in f.read(), "the maps", system_libc,
                   "another path")
-        r = mprof("report", out, "--format", "folded")
-        check(r.returncode == 0 and "warning" not in r.stderr, "report",
-              "status 0, no warning", r.stderr)
-        stacks = [line.rsplit(" ", 1)[0].split(";")
-                  for line in r.stdout.splitlines()]
-        check(any(st[-2:] == ["main", "strdup"] for st in stacks), "a stack",
-              "main, then strdup as its leaf", stacks)
-        check(any("start_thread" in st and st[-1] == "thread_site"
-                  for st in stacks), "a stack",
-              "start_thread ... thread_site", stacks)
+        # With llvm-symbolizer, and with binutils' addr2line alone, which
+        # names a function by any of its aliases (__GI___strdup).
+        only = os.path.join(rep, "bin")
+        os.mkdir(only)
+        os.symlink(shutil.which("addr2line"), os.path.join(only, "addr2line"))
+        for symbolizer, env in (("llvm-symbolizer", {}),
+                                ("addr2line", {"PATH": only})):
+            r = mprof("report", out, "--format", "folded", env=env)
+            check(r.returncode == 0 and "warning" not in r.stderr,
+                  f"report by {symbolizer}", "status 0, no warning",
+                  r.stderr)
+            stacks = [line.rsplit(" ", 1)[0].split(";")
+                      for line in r.stdout.splitlines()]
+            check(any(st[-2:] == ["main", "strdup"] for st in stacks),
+                  f"a stack by {symbolizer}", "main, then strdup as its leaf",
+                  stacks)
+            check(any("start_thread" in st and st[-1] == "thread_site"
+                      for st in stacks), f"a stack by {symbolizer}",
+                  "start_thread ... thread_site", stacks)
         files = {fmt: os.path.join(rep, fmt) for fmt in ("gperf", "pprof")}
         for fmt, path in files.items():
             r = mprof("report", out, "--format", fmt, "-o", path)

@@ -80,6 +80,68 @@ def has_symtab(path):
         return False
 
 
+def elf_functions(path):
+    """({name: [(start, end)]} of the function symbols of the ELF file
+    PATH, its symbol table's and its dynamic symbol table's, and {start:
+    name} of the dynamic symbol table's, each address's public name: of
+    strdup, __strdup and the hidden __GI___strdup, strdup)."""
+    ranges, public = defaultdict(list), {}
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        elf64 = data[4] == 2
+        if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] != 1:
+            return ranges, public
+        shoff, = struct.unpack_from("<Q" if elf64 else "<I", data,
+                                    40 if elf64 else 32)
+        shentsize, shnum = struct.unpack_from("<HH", data,
+                                              58 if elf64 else 46)
+        shdr = "<IIQQQQIIQQ" if elf64 else "<IIIIIIIIII"
+        sections = [struct.unpack_from(shdr, data, shoff + i * shentsize)
+                    for i in range(shnum)]
+        best = {}
+        for _, kind, _, _, off, size, link, _, _, entsize in sections:
+            if kind not in (2, 11) or not entsize:      # SYMTAB, DYNSYM
+                continue
+            strings = sections[link][4]
+            for at in range(off, off + size - entsize + 1, entsize):
+                if elf64:
+                    name, info, _, shndx, value, sz = struct.unpack_from(
+                        "<IBBHQQ", data, at)
+                else:
+                    name, value, sz, info, _, shndx = struct.unpack_from(
+                        "<IIIBBH", data, at)
+                if info & 0xf not in (2, 10) or not shndx:  # FUNC, IFUNC
+                    continue
+                end = data.index(b"\0", strings + name)
+                text = data[strings + name:end].decode(errors="replace")
+                ranges[text].append((value, value + max(sz, 1)))
+                # As perf, but the fewest underscores first: a weak
+                # strdup before a global __strdup.
+                rank = (len(text) - len(text.lstrip("_")),
+                        info >> 4 != 1, len(text))
+                if kind == 11 and (value not in best or rank < best[value]):
+                    best[value], public[value] = rank, text
+    except (OSError, IndexError, ValueError, struct.error):
+        pass
+    return ranges, public
+
+
+def public_names(obj, frames):
+    """FRAMES of OBJ ({addr: [Frame]}) with the outermost frame of each
+    address named by the dynamic symbol table where it names the same
+    function, as llvm-symbolizer, pprof and perf name it, rather than by
+    one of the aliases addr2line takes from the symbol table."""
+    ranges, public = elf_functions(obj)
+    for addr, chain in frames.items():
+        outer = chain[-1]
+        start = next((s for s, e in ranges.get(outer.function, ())
+                      if s <= addr < e), None)
+        if start in public:
+            outer.function = public[start]
+    return frames
+
+
 def load_segments(path):
     """PT_LOAD (p_offset, p_vaddr, p_filesz) of the ELF file PATH."""
     with open(path, "rb") as f:
@@ -353,7 +415,8 @@ def run_symbolizer(obj, addrs):
             if func == "??" or addr is None:
                 continue
             file, _, line = loc.split(" (")[0].rpartition(":")
-            out.setdefault((obj, addr), []).append(
+            out.setdefault(addr, []).append(
                 Frame(func, "" if file == "??" else file,
                       int(line) if line.isdigit() else 0))
+        out = {(obj, a): f for a, f in public_names(obj, out).items()}
     return out

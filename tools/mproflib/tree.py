@@ -85,7 +85,11 @@ def fail(what, err):
         hint = (" (it needs root, or user namespaces for other users: "
                 "sysctl kernel.unprivileged_userns_clone=1)")
     elif err == "Invalid argument" and what == "make / private":
-        hint = " (/ is not a mount point: in a chroot?)"
+        # A chroot whose directory is no mount point: its mount may be
+        # shared with the host's namespace, where every bind made here
+        # would appear too, and it cannot be made private from inside.
+        hint = (": / is not a mount point, as in a chroot; enter the "
+                "chroot after mount --bind DIR DIR")
     raise BadInput(f"cannot {what}: {err}{hint}")
 
 
