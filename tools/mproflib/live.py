@@ -110,7 +110,7 @@ def first_load(path):
 
 def read_maps(pid):
     """The lines of /proc/PID/maps, each file named as the process names
-    it."""
+    it, from its own root."""
     try:
         with open(f"/proc/{pid}/maps") as f:
             lines = f.read().splitlines()
@@ -118,34 +118,22 @@ def read_maps(pid):
         raise BadInput(f"no process {pid}")
     except OSError as e:
         raise BadInput(f"cannot read the maps of process {pid}: {e.strerror}")
-    names = {}
-    for i, line in enumerate(lines):
-        parts = line.split(None, 5)
-        if len(parts) == 6 and parts[5].startswith("/") and parts[4] != "0":
-            key = (parts[5], int(parts[4]))
-            if key not in names:
-                names[key] = own_path(pid, *key)
-            if names[key] != parts[5]:
-                lines[i] = line[:len(line) - len(parts[5])] + names[key]
+    # The kernel names a file from the reader's root.  One that the
+    # reader cannot reach from there, such as a file mprof run binds
+    # over the system's in a mount namespace made in a chroot, it names
+    # by its whole path in the process's mount namespace, as it names the
+    # process's root: the file's path from that root follows it.
+    try:
+        root = os.readlink(f"/proc/{pid}/root").rstrip("/")
+    except OSError:
+        root = ""
+    if root:
+        for i, line in enumerate(lines):
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith(root + "/"):
+                lines[i] = line[:len(line) - len(parts[5])] + \
+                    parts[5][len(root):]
     return lines
-
-
-def own_path(pid, path, inode):
-    """PATH, a file of inode INODE that /proc/PID/maps names, as process
-    PID names it.  The kernel names a file from the reader's root; one
-    that the reader cannot reach from there, such as a file mprof run
-    binds over the system's in a mount namespace made in a chroot, by
-    its whole path in the process's mount namespace, which ends with the
-    path from the process's root."""
-    parts = path.split("/")
-    for i in range(1, len(parts)):
-        name = "/" + "/".join(parts[i:])
-        try:
-            if os.stat(f"/proc/{pid}/root{name}").st_ino == inode:
-                return name
-        except OSError:
-            pass
-    return path
 
 
 _symbols = {}
