@@ -3,7 +3,7 @@
 # (./build.sh) and, once, the same source without the patches
 # (./build.sh baseline, about 15 minutes), then runs bench/bench.py, which
 # rewrites bench/RESULTS.md and bench/results.png, then bench/dumps.py,
-# bench/realloc.py, bench/unload.py and,
+# bench/realloc.py, bench/unload.py, bench/probes.py and,
 # once ./build.sh aarch64 has built it, bench/aarch64.py, which rewrite
 # their sections of bench/RESULTS.md.  Arguments go to bench/bench.py
 # (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
@@ -17,5 +17,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 /usr/bin/python3 "$top/bench/dumps.py"
 /usr/bin/python3 "$top/bench/realloc.py"
 /usr/bin/python3 "$top/bench/unload.py"
+/usr/bin/python3 "$top/bench/probes.py"
 "$top/build.sh" aarch64
 exec /usr/bin/python3 "$top/bench/aarch64.py"

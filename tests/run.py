@@ -118,6 +118,9 @@ VARIANTS["entry_points-fp"] = ("entry_points.c", ["-fno-omit-frame-pointer"])
 # bench/prodcons.c: threads that free the blocks others allocate.
 VARIANTS["prodcons"] = (os.path.join("..", "bench", "prodcons.c"), [])
 VARIANTS["threads_bench"] = (os.path.join("..", "bench", "threads.c"), [])
+# The probes' consumers walk stacks by frame pointers.
+VARIANTS["probes"] = ("probes.c", ["-fno-omit-frame-pointer"])
+VARIANTS["probes-nofp"] = ("probes.c", ["-fomit-frame-pointer"])
 
 
 def build_programs():
@@ -1763,15 +1766,201 @@ def mprof_run_every_makes_a_series():
         r = mprof("run", "--every", "0.25", "--rate", "4096", "--out", out,
                   "--", os.path.join(BIN, "busy"), "2")
         check(r.returncode == 0, "mprof run --every", 0, r.stderr)
-        (dumps,) = dump_dirs(out).values()
-        reasons = [read_profile(os.path.join(dumps[n], next(
-            f for f in sorted(os.listdir(dumps[n])) if f.endswith(".heap")
-        )))[0]["reason"] for n in sorted(dumps)]
-        check(len(reasons) >= 4 and set(reasons[:-1]) == {"request"}
-              and reasons[-1] == "exit", "dumps", "requests, then exit",
-              reasons)
-        check(sorted(dumps) == list(range(1, len(dumps) + 1)),
-              "dump numbers", "1, 2, ...", sorted(dumps))
+        check_series(out)
+
+
+def check_series(out):
+    """The dumps of the one process in OUT, numbered from 1, those on
+    request, then the one at exit; returns them, {n: directory}."""
+    (dumps,) = dump_dirs(out).values()
+    reasons = [read_profile(os.path.join(dumps[n], next(
+        f for f in sorted(os.listdir(dumps[n])) if f.endswith(".heap")
+    )))[0]["reason"] for n in sorted(dumps)]
+    check(len(reasons) >= 4 and set(reasons[:-1]) == {"request"}
+          and reasons[-1] == "exit", "dumps", "requests, then exit",
+          reasons)
+    check(sorted(dumps) == list(range(1, len(dumps) + 1)),
+          "dump numbers", "1, 2, ...", sorted(dumps))
+    return dumps
+
+
+def probe_notes(lib):
+    """{probe: (semaphore address, argument formats)} of the otel_memory
+    probes in LIB's libc.so.6, from readelf -n."""
+    r = subprocess.run(["readelf", "-n", os.path.join(lib, "libc.so.6")],
+                       capture_output=True, text=True, check=True)
+    found = {}
+    for m in re.finditer(r"Provider: otel_memory\s+Name: (\w+)\s+Location: "
+                         r"\S+, Base: \S+, Semaphore: (0x[0-9a-f]+)\s+"
+                         r"Arguments: ([^\n]*)", r.stdout):
+        found[m[1]] = (int(m[2], 16), m[3].strip())
+    return found
+
+
+def semaphores(pid):
+    """The otel_memory semaphores of process PID, read from its memory."""
+    base = min(int(line.split("-")[0], 16)
+               for line in open(f"/proc/{pid}/maps")
+               if line.rstrip().endswith("/libc.so.6"))
+    values = {}
+    with open(f"/proc/{pid}/mem", "rb") as mem:
+        for name, (addr, _) in probe_notes(LIB).items():
+            mem.seek(base + addr)
+            values[name] = int.from_bytes(mem.read(2), "little")
+    return values
+
+
+@test
+@both
+def libc_has_the_otel_memory_probes():
+    """libc.so.6 holds OpenTelemetry's memory probes, alloc (ptr, size,
+    weight) and free (ptr), each with a semaphore, their arguments 64-bit
+    values in the calling convention's first argument registers, where
+    the OpenTelemetry profiler reads them."""
+    regs = {"x86_64": ("%rdi", "%rsi", "%rdx"), "aarch64": ("x0", "x1", "x2"),
+            "i386": None}[ARCH]
+    notes = probe_notes(LIB)
+    check(set(notes) == {"alloc", "free"}, "otel_memory probes",
+          "alloc and free", notes)
+    for name, n in (("alloc", 3), ("free", 1)):
+        sem, args = notes[name]
+        size = 4 if ARCH == "i386" else 8
+        check(sem != 0, f"{name}'s semaphore", "an address", sem)
+        want = (" ".join(f"{size}@{r}" for r in regs[:n]) if regs else None)
+        check(len(args.split()) == n and (want is None or args == want)
+              and all(a.startswith(f"{size}@") for a in args.split()),
+              f"{name}'s arguments", want or f"{n} of {size} bytes", args)
+
+
+def probe_sites(out):
+    """{pid: {call site: (alloc bytes, in-use bytes)}} of a profile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "r.json")
+        r = mprof("report", out, "--format", "json", "-o", path)
+        check(r.returncode == 0, "mprof report", 0, r.stderr)
+        with open(path) as f:
+            doc = json.load(f)
+    found = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for smp in doc["samples"]:
+        site = found[smp["pid"]][smp["functions"][0]]
+        site[0] += smp["estimated_bytes"]
+        site[1] += smp["estimated_inuse_bytes"]
+    return found
+
+
+def run_under_probes(prog, args, consumer, env=None):
+    """Start PROG (in tests/bin) on the built libc with no variable but
+    ENV, attach mprof probes to it (CONSUMER "pid") or to every process
+    ("all"), let it allocate, detach; returns (the program's output, its
+    status, mprof's stderr, the profile directory's {pid: sites})."""
+    p = subprocess.Popen([LOADER, "--library-path", LIB,
+                          os.path.join(BIN, prog), *args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         env=clean_env(env or {}), text=True)
+    with tempfile.TemporaryDirectory() as out:
+        try:
+            check(p.stdout.readline() == "ready\n", "the program", "ready",
+                  "another line")
+            before = semaphores(p.pid)
+            who = [str(p.pid)] if consumer == "pid" else ["--all"]
+            c = subprocess.Popen(["/usr/bin/python3", MPROF, "probes", *who,
+                                  "--seconds", "20", "--out", out],
+                                 stderr=subprocess.PIPE, text=True)
+            line = c.stderr.readline()
+            check("attached" in line, "mprof probes", "attached", line)
+            during = semaphores(p.pid)
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            output = []
+            while not output or output[-1] != "done\n":
+                output.append(p.stdout.readline())
+                check(output[-1], "the program's output", "done", output)
+            c.send_signal(signal.SIGINT)
+            err = c.stderr.read()
+            check(c.wait(timeout=120) == 0, "mprof probes", "status 0", err)
+            after = semaphores(p.pid)
+            check(before == after == {"alloc": 0, "free": 0}
+                  and during == {"alloc": 1, "free": 1},
+                  "semaphores before, while and after attached",
+                  "0, 1, 0", (before, during, after))
+            output += p.communicate("exit\n", timeout=60)[0].splitlines(True)
+            return "".join(output), p.returncode, err, probe_sites(out)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@test
+def probes_profile_a_running_process():
+    """A program started on the built libc with no variable is profiled
+    through the memory probes once mprof probes attaches (bpftrace): the
+    estimates of what its four threads allocate at each site, through
+    each entry point, are within SIGMAS sd of what they did, those of
+    what they still hold too (the free probe), and the program's output
+    and status are those of a run with nothing attached; after the
+    detach, the semaphores read 0.  The same with --all, across a fork:
+    the child is profiled as well; and in a process that profiles to
+    files, which fires the probes for its own samples."""
+    def same(text):
+        return re.sub(r"child \d+", "child", text)
+
+    files = tempfile.mkdtemp()
+    for consumer, args, env in (
+            ("pid", [], {}), ("all", ["fork"], {}),
+            ("pid", [], {"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": files})):
+        if env:
+            consumer = "pid, profiling to files"
+        plain = subprocess.run([LOADER, "--library-path", LIB,
+                                os.path.join(BIN, "probes"), *args],
+                               input="go\nexit\n", capture_output=True,
+                               text=True, env=clean_env({}), timeout=300)
+        out, status, err, found = run_under_probes(
+            "probes", args, consumer.split(",")[0], env)
+        check((status, same("ready\n" + out)) == (plain.returncode,
+                                                  same(plain.stdout)),
+              f"{consumer}: the program's output and status",
+              "those of a run with nothing attached", (status, out))
+        truth = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if parts[:1] == ["child"]:
+                truth[(int(parts[1]), parts[3])] = (int(parts[4]),
+                                                    int(parts[5]))
+            elif parts[:1] == ["site"]:
+                truth[(None, parts[1])] = (int(parts[2]), int(parts[3]))
+        check(status == 0 and out.endswith("done\nbye\n") and
+              len(truth) == 5 + len(args), f"{consumer}: the program",
+              "its sites, done, bye, status 0", (status, out))
+        check("no frame pointers" not in err, f"{consumer}: mprof probes",
+              "no warning", err)
+        parent = [pid for pid in found if not any(
+            pid == k[0] for k in truth)]
+        check(len(parent) == 1, f"{consumer}: processes", "the program"
+              + (" and its child" if args else ""), sorted(found))
+        for (pid, name), (n, size) in truth.items():
+            got = found[pid or parent[0]][name]
+            b = bound(n, size, DEFAULT_MEAN)
+            check(abs(got[0] - n * size) <= b,
+                  f"{consumer}: {name}: bytes allocated (bound {b:.0f})",
+                  n * size, round(got[0]))
+            held = n * size if name == "site_keep" else 0
+            check(abs(got[1] - held) <= b,
+                  f"{consumer}: {name}: bytes in use at the detach",
+                  held, round(got[1]))
+    check(len(dump_dirs(files)) == 1, "the dumps of the process that "
+          "profiled to files", 1, os.listdir(files))
+    shutil.rmtree(files)
+
+
+@test
+def probes_say_when_stacks_lack_frame_pointers():
+    """mprof probes says so when a program's stacks, walked by the kernel
+    by frame pointers, stop short of its start."""
+    _, status, err, _ = run_under_probes("probes-nofp", [], "pid")
+    check(status == 0 and "no frame pointers" in err, "mprof probes",
+          "a line saying the program has no frame pointers", err)
 
 
 def in_chroot(mount_point, args):
@@ -1814,13 +2003,7 @@ def mprof_run_in_a_chroot():
         check(r.returncode == 0 and "warning" not in r.stderr
               and "alone" not in r.stderr, "mprof run --every in a chroot",
               "status 0, no warning", r.stderr)
-        (dumps,) = dump_dirs(out).values()
-        reasons = [read_profile(os.path.join(dumps[n], next(
-            f for f in sorted(os.listdir(dumps[n])) if f.endswith(".heap")
-        )))[0]["reason"] for n in sorted(dumps)]
-        check(len(reasons) >= 4 and set(reasons[:-1]) == {"request"}
-              and reasons[-1] == "exit", "dumps", "requests, then exit",
-              reasons)
+        dumps = check_series(out)
         maps = "".join(open(os.path.join(dumps[1], f)).read()
                        for f in os.listdir(dumps[1]) if f.endswith(".maps"))
         check(" /usr/lib/x86_64-linux-gnu/libc.so.6\n" in maps

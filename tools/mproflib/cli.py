@@ -10,6 +10,7 @@
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
   mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
   mprof serve [--listen ADDRESS:PORT] [--verbose]
+  mprof probes (PID | --all) [--seconds N] [--out DIR]
 
 Formats: text (default), folded, flamegraph, pprof, gperf, json.
 Sample types, as pprof names them: inuse_space (default), inuse_objects
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import time
 
-from . import live, plot, serve, tree
+from . import live, plot, probes, serve, tree
 from .formats import FORMATS, leaks, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
@@ -267,6 +268,17 @@ def main():
                         "any free port)")
     v.add_argument("--verbose", action="store_true",
                    help="log each request on standard error")
+    b = sub.add_parser("probes", help="profile running processes through "
+                                      "libc's OpenTelemetry memory probes, "
+                                      "with bpftrace (root)")
+    b.add_argument("pid", type=int, nargs="?")
+    b.add_argument("--all", action="store_true",
+                   help="every process on the built libc")
+    b.add_argument("--seconds", type=float, default=30,
+                   help="how long to stay attached (default 30)")
+    b.add_argument("--out", metavar="DIR",
+                   help="directory for the profile (default: "
+                        "./mprof.probes.DATE-TIME)")
     p = sub.add_parser("report", help="merge, symbolize and write a report")
     p.add_argument("inputs", nargs="+", metavar="PROFILE_DIR_OR_FILES")
     p.add_argument("--format", choices=FORMATS, default="text")
@@ -314,6 +326,10 @@ def main():
             plot_(args)
         elif args.cmd == "serve":
             serve.main(args.listen, args.verbose)
+        elif args.cmd == "probes":
+            if (args.pid is None) == (not args.all):
+                raise BadInput("give a PID or --all")
+            probes.main(args, TOP)
         else:
             report(args)
     except BadInput as e:
