@@ -1834,12 +1834,7 @@ def libc_has_the_otel_memory_probes():
 
 def probe_sites(out):
     """{pid: {call site: (alloc bytes, in-use bytes)}} of a profile."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "r.json")
-        r = mprof("report", out, "--format", "json", "-o", path)
-        check(r.returncode == 0, "mprof report", 0, r.stderr)
-        with open(path) as f:
-            doc = json.load(f)
+    doc = json_report(out)
     found = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for smp in doc["samples"]:
         site = found[smp["pid"]][smp["functions"][0]]
@@ -2056,15 +2051,20 @@ def mprof_dump_rejects_what_it_cannot_read():
 
 # Process trees.
 
-def per_process(out):
-    """{pid: (exe, {call site: estimated bytes})} of a profile, from mprof's
-    json report."""
+def json_report(out):
+    """mprof's json report of the profile directory OUT."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "r.json")
         r = mprof("report", out, "--format", "json", "-o", path)
         check(r.returncode == 0, "mprof report", 0, r.stderr)
         with open(path) as f:
-            doc = json.load(f)
+            return json.load(f)
+
+
+def per_process(out):
+    """{pid: (exe, {call site: estimated bytes})} of a profile, from mprof's
+    json report."""
+    doc = json_report(out)
     found = {t["pid"]: (t["exe"], defaultdict(float)) for t in doc["threads"]}
     for smp in doc["samples"]:
         found[smp["pid"]][1][smp["functions"][0]] += smp["estimated_bytes"]
