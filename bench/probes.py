@@ -112,8 +112,8 @@ def main():
               "than unpatched glibc on each of these requests that the "
               "thread cache does not meet, and 16.5 on realloc; what the "
               "probes add is the look for an attached probe once a MiB "
-              "counted, about 40 instructions: 0.1 per 2000-byte request, "
-              "0.8 per 20,000, 4 per 100,000."]
+              "counted, about 50 instructions: 0.1 per 2000-byte request, "
+              "1 per 20,000, 5 per 100,000."]
     lines += ["", "How soon threads sample once the semaphores are raised "
               "(`bench/switch.c`, every counted request a sample; a thread "
               "whose requests all hit its cache starts when another thread "
