@@ -20,7 +20,11 @@ OP (malloc2000, free (malloc (2000)))
 OP (malloc20000, free (malloc (20000)))
 OP (malloc100000, free (malloc (100000)))
 OP (realloc, block = realloc (block, ++turn & 1 ? 48 : 64))
+OP (malloc1M, free (malloc (1 << 20)))
 OP (memalign, free (memalign (64, 32)))
+OP (aligned_alloc, free (aligned_alloc (64, 32)))
+OP (posix_memalign, void *p; posix_memalign (&p, 64, 32); free (p))
+OP (valloc, free (valloc (32)))
 
 static const struct
 {
@@ -29,8 +33,10 @@ static const struct
 } ops[] = {
   { "malloc32", op_malloc32 }, { "calloc32", op_calloc32 },
   { "malloc2000", op_malloc2000 }, { "malloc20000", op_malloc20000 },
-  { "malloc100000", op_malloc100000 }, { "realloc", op_realloc },
-  { "memalign", op_memalign },
+  { "malloc100000", op_malloc100000 }, { "malloc1M", op_malloc1M },
+  { "realloc", op_realloc }, { "memalign", op_memalign },
+  { "aligned_alloc", op_aligned_alloc },
+  { "posix_memalign", op_posix_memalign }, { "valloc", op_valloc },
 };
 
 int

@@ -28,7 +28,8 @@ PATCHED = os.path.join(TOP, "install", "lib")
 BASELINE = os.path.join(TOP, "build", "baseline", "install", "lib")
 BIN = os.path.join(TOP, "bench", "bin")
 OPS = ("malloc32", "calloc32", "malloc2000", "malloc20000", "malloc100000",
-       "realloc", "memalign")
+       "malloc1M", "realloc", "memalign", "aligned_alloc", "posix_memalign",
+       "valloc")
 N = 200000
 BEGIN = "<!-- bench/probes.py -->"
 END = "<!-- end bench/probes.py -->"
@@ -78,15 +79,24 @@ def per_op(lib, op, args=(), extra=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
-    runs = ap.parse_args().runs
+    ap.add_argument("--before", metavar="LIB",
+                    help="the lib directory of an install of the series "
+                         "before the probes (a checkout of that commit, "
+                         "./build.sh), for columns of its own")
+    opts = ap.parse_args()
+    runs = opts.runs
     build("ops")
     build("switch")
     sems = semaphores()
-    configs = [("unpatched", BASELINE, (), None),
-               ("series, unset", PATCHED, (), None),
-               ("series, probes attached", PATCHED, sems, None),
-               ("series, profiling to files", PATCHED, (),
-                {"GLIBC_MALLOC_PROFILE": "1"})]
+    profiling = {"GLIBC_MALLOC_PROFILE": "1"}
+    configs = [("unpatched", BASELINE, (), None)]
+    if opts.before:
+        configs.append(("before, unset", opts.before, (), None))
+    configs.append(("series, unset", PATCHED, (), None))
+    if opts.before:
+        configs.append(("before, profiling", opts.before, (), profiling))
+    configs += [("series, profiling", PATCHED, (), profiling),
+                ("series, probes attached", PATCHED, sems, None)]
     rows = []
     for op in OPS:
         row = [op]
@@ -107,13 +117,12 @@ def main():
     for row in rows:
         lines.append(f"| {row[0]} | " + " | ".join(f"{v:.1f}"
                                                   for v in row[1:]) + " |")
-    lines += ["", "Unset, the series before the probes, counted the same "
-              "way on the same master, already ran 10 instructions more "
-              "than unpatched glibc on each of these requests that the "
-              "thread cache does not meet, and 16.5 on realloc; what the "
-              "probes add is the look for an attached probe once a MiB "
-              "counted, about 50 instructions: 0.1 per 2000-byte request, "
-              "1 per 20,000, 5 per 100,000."]
+    lines += ["", "\"before\": the series at the commit before the "
+              "probes, built the same way (--enable-systemtap) in a "
+              "checkout of its own.  \"profiling\": GLIBC_MALLOC_PROFILE=1 "
+              "at the default mean.  \"probes attached\": no profiler "
+              "loaded, the probes' semaphores raised as an attach raises "
+              "them, so that libc samples for them."]
     lines += ["", "How soon threads sample once the semaphores are raised "
               "(`bench/switch.c`, every counted request a sample; a thread "
               "whose requests all hit its cache starts when another thread "

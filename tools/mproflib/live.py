@@ -29,7 +29,7 @@ import time
 
 from .profile import (FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps,
                       write_build_ids)
-from .symbolize import read_build_id
+from .symbolize import elf_symbols, read_build_id
 
 SYMBOL = b"__malloc_prof_root"
 # What libc dlopens when it profiles, and exports SYMBOL.
@@ -67,31 +67,8 @@ class Changed(Exception):
 def elf_symbol(path, name):
     """The address NAME has in the ELF file PATH when the file is mapped
     at its first PT_LOAD's address, or None."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if data[:4] != b"\x7fELF" or data[4:6] != b"\x02\x01":
-        return None
-    try:
-        shoff, = struct.unpack_from("<Q", data, 0x28)
-        shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
-        sections = [struct.unpack_from("<IIQQQQIIQQ", data,
-                                       shoff + i * shentsize)
-                    for i in range(shnum)]
-        for _, kind, _, _, off, size, link, _, _, entsize in sections:
-            if kind not in (2, 11) or entsize != 24:    # SYMTAB, DYNSYM
-                continue
-            stroff = sections[link][4]
-            for i in range(off, off + size, 24):
-                st_name, = struct.unpack_from("<I", data, i)
-                start = stroff + st_name
-                if data[start:start + len(name) + 1] == name + b"\0":
-                    return struct.unpack_from("<Q", data, i + 8)[0]
-    except (struct.error, IndexError):
-        return None
-    return None
+    return next((value for _, sym, value, _, _, section in elf_symbols(path)
+                 if sym == name and section), None)
 
 
 def first_load(path):

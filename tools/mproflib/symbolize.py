@@ -80,18 +80,17 @@ def has_symtab(path):
         return False
 
 
-def elf_functions(path):
-    """({name: [(start, end)]} of the function symbols of the ELF file
-    PATH, its symbol table's and its dynamic symbol table's, and {start:
-    name} of the dynamic symbol table's, each address's public name: of
-    strdup, __strdup and the hidden __GI___strdup, strdup)."""
-    ranges, public = defaultdict(list), {}
+def elf_symbols(path):
+    """(table, name, value, size, info, section) of each symbol of the
+    little-endian ELF file PATH, 32 or 64-bit, in its symbol table
+    (table 2, SHT_SYMTAB) and its dynamic one (11, SHT_DYNSYM), the name
+    as bytes; none if PATH is no such file."""
     try:
         with open(path, "rb") as f:
             data = f.read()
-        elf64 = data[4] == 2
         if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] != 1:
-            return ranges, public
+            return
+        elf64 = data[4] == 2
         shoff, = struct.unpack_from("<Q" if elf64 else "<I", data,
                                     40 if elf64 else 32)
         shentsize, shnum = struct.unpack_from("<HH", data,
@@ -99,9 +98,8 @@ def elf_functions(path):
         shdr = "<IIQQQQIIQQ" if elf64 else "<IIIIIIIIII"
         sections = [struct.unpack_from(shdr, data, shoff + i * shentsize)
                     for i in range(shnum)]
-        best = {}
         for _, kind, _, _, off, size, link, _, _, entsize in sections:
-            if kind not in (2, 11) or not entsize:      # SYMTAB, DYNSYM
+            if kind not in (2, 11) or not entsize:
                 continue
             strings = sections[link][4]
             for at in range(off, off + size - entsize + 1, entsize):
@@ -111,19 +109,30 @@ def elf_functions(path):
                 else:
                     name, value, sz, info, _, shndx = struct.unpack_from(
                         "<IIIBBH", data, at)
-                if info & 0xf not in (2, 10) or not shndx:  # FUNC, IFUNC
-                    continue
-                end = data.index(b"\0", strings + name)
-                text = data[strings + name:end].decode(errors="replace")
-                ranges[text].append((value, value + max(sz, 1)))
-                # As perf, but the fewest underscores first: a weak
-                # strdup before a global __strdup.
-                rank = (len(text) - len(text.lstrip("_")),
-                        info >> 4 != 1, len(text))
-                if kind == 11 and (value not in best or rank < best[value]):
-                    best[value], public[value] = rank, text
+                start = strings + name
+                yield (kind, data[start:data.index(b"\0", start)], value,
+                       sz, info, shndx)
     except (OSError, IndexError, ValueError, struct.error):
-        pass
+        return
+
+
+def elf_functions(path):
+    """({name: [(start, end)]} of the function symbols of the ELF file
+    PATH, its symbol table's and its dynamic symbol table's, and {start:
+    name} of the dynamic symbol table's, each address's public name: of
+    strdup, __strdup and the hidden __GI___strdup, strdup)."""
+    ranges, public, best = defaultdict(list), {}, {}
+    for kind, name, value, size, info, shndx in elf_symbols(path):
+        if info & 0xf not in (2, 10) or not shndx:      # FUNC, IFUNC
+            continue
+        text = name.decode(errors="replace")
+        ranges[text].append((value, value + max(size, 1)))
+        # As perf, but the fewest underscores first: a weak strdup
+        # before a global __strdup.
+        rank = (len(text) - len(text.lstrip("_")), info >> 4 != 1,
+                len(text))
+        if kind == 11 and (value not in best or rank < best[value]):
+            best[value], public[value] = rank, text
     return ranges, public
 
 
