@@ -121,6 +121,8 @@ VARIANTS["threads_bench"] = (os.path.join("..", "bench", "threads.c"), [])
 # The probes' consumers walk stacks by frame pointers.
 VARIANTS["probes"] = ("probes.c", ["-fno-omit-frame-pointer"])
 VARIANTS["probes-nofp"] = ("probes.c", ["-fomit-frame-pointer"])
+# A program whose malloc is its own, for mprof attach to refuse.
+VARIANTS["attach-own"] = ("attach.c", ["-DOWN_MALLOC"])
 
 
 def build_programs():
@@ -1958,6 +1960,226 @@ def probes_say_when_stacks_lack_frame_pointers():
           "a line saying the program has no frame pointers", err)
 
 
+# mprof attach.
+
+def start_plain(prog, args=(), lib=None):
+    """PROG (in tests/bin, or a path) started under the loader without the
+    profiler's variables, its input a pipe, once it printed "ready".
+    Killed after 300 s."""
+    path = prog if "/" in prog else os.path.join(BIN, prog)
+    p = subprocess.Popen([*EMULATOR, LOADER, "--library-path", lib or LIB,
+                          path, *args], env=clean_env({}),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(300, p.kill)
+    timer.daemon = True
+    timer.start()
+    until_ready(p)
+    return p
+
+
+def tell(p, command, last):
+    """Send tests/attach's process P COMMAND; its output up to the line
+    LAST."""
+    p.stdin.write(command + "\n")
+    p.stdin.flush()
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if line == last + "\n":
+            return "".join(lines)
+    raise Failure(f"{command}: exited before {last!r}: {p.stderr.read()}")
+
+
+def one_line(p, what, words):
+    """mprof's result P succeeded, with one line on standard error that
+    holds WORDS."""
+    check(p.returncode == 0 and p.stderr.count("\n") == 1
+          and words in p.stderr, what, f"status 0, one line with {words!r}",
+          f"{p.returncode}: {p.stdout}{p.stderr}")
+
+
+# The commands tests/attach is sent, with the line that ends the output
+# of each, and where it is attached and detached.
+ATTACH_SCRIPT = (("run 0", "ran 0"), "attach", ("free 0", "freed 0"),
+                 ("run 1", "ran 1"), ("fork", "forked"), "detach",
+                 ("run 2", "ran 2"), "attach", ("run 3", "ran 3"),
+                 "dump", ("quit", "bye"))
+
+
+def attached_sites_match_truth(by_pid, stdout, parent, mean, what):
+    """The samples of tests/attach's process PARENT and of its child, as
+    {pid: samples}, hold the sites of the phases run while attached (1
+    and 3, and the child's) within SIGMAS sd, in use included, none in
+    use where a site freed all, and nothing of the others."""
+    found = sites(stdout, os.path.join(BIN, "attach"))
+    children = [pid for pid in by_pid if pid != parent]
+    check(len(children) == 1, f"{what}: processes", "the parent and its "
+          "child", sorted(by_pid))
+    for name, (lo, hi, (n, live, size)) in found.items():
+        n, live, size = int(n), int(live), int(size)
+        pid = children[0] if name == "site_child" else parent
+        mine = at(by_pid[pid], (lo, hi))
+        if name.startswith(("site_0_", "site_2_")):
+            check(mine == [], f"{what}: {name}, run while not attached",
+                  "no samples", mine)
+            continue
+        _, est = estimate(mine, mean)
+        b = bound(n, size, mean)
+        check(abs(est - n * size) <= b, f"{what}: {name} bytes (bound "
+              f"{b:.0f})", n * size, round(est))
+        _, est = in_use(mine, mean)
+        b = bound(live, size, mean)
+        check(abs(est - live * size) <= b, f"{what}: {name} in-use bytes "
+              f"(bound {b:.0f})", live * size, round(est))
+        if live == 0:
+            check(all(lv == 0 for _, _, _, lv in mine),
+                  f"{what}: {name} live samples", 0, mine)
+
+
+def by_process(where):
+    """{pid: samples} of the last dump of each process in WHERE."""
+    found = defaultdict(list)
+    for h, samples in profiles(where).values():
+        found[int(h["pid"])] += samples
+    return found
+
+
+@test
+@both
+def attach_switches_the_profiler_on_and_off_in_a_running_process():
+    """A program started without the profiler is attached, detached and
+    attached again while its threads allocate; it forks while attached.
+    What it allocated while attached is in its profile, within the
+    statistical bound, and nothing else; its output and status are those
+    of a run without mprof."""
+    mean = 65536
+    commands = [step for step in ATTACH_SCRIPT if isinstance(step, tuple)]
+    plain = start_plain("attach")
+    expected = "".join(tell(plain, *step) for step in commands)
+    check(plain.wait() == 3, "status without mprof", 3, plain.returncode)
+    hexes = re.compile(r"0x[0-9a-f]+")
+    with tempfile.TemporaryDirectory() as out:
+        p = start_plain("attach")
+        stdout = ""
+        for step in ATTACH_SCRIPT:
+            if step == "attach":
+                one_line(mprof("attach", str(p.pid), "--rate", str(mean),
+                               "--out", out), "mprof attach",
+                         f"process {p.pid} profiles")
+            elif step == "detach":
+                one_line(mprof("detach", str(p.pid)), "mprof detach",
+                         "stopped counting")
+            elif step == "dump":
+                # Read from outside, where mprof dump can: a 64-bit
+                # process, not under qemu-user.
+                if ARCH == "x86_64":
+                    where = os.path.join(out, "outside")
+                    one_line(mprof("dump", str(p.pid), "-o", where),
+                             "mprof dump", "dump of process")
+                    dumped = by_process(where)
+                    check(list(dumped) == [p.pid], "processes dumped",
+                          [p.pid], list(dumped))
+            else:
+                stdout += tell(p, *step)
+        check(p.wait() == 3, "status", 3, p.returncode)
+        stderr = p.stderr.read()
+        check(stderr == "", "standard error", "", stderr)
+        check(hexes.sub("ADDR", stdout) == hexes.sub("ADDR", expected),
+              "output", expected, stdout)
+        by_pid = by_process(out)
+        attached_sites_match_truth(by_pid, stdout, p.pid, mean, "exit dump")
+        if ARCH == "x86_64":
+            # The child's samples are in its own exit dump only.
+            child = next(pid for pid in by_pid if pid != p.pid)
+            dumped[child] = by_pid[child]
+            attached_sites_match_truth(dumped, stdout, p.pid, mean,
+                                       "mprof dump while attached")
+
+
+def refused(p, what, words):
+    """mprof's result P failed with one line that holds WORDS."""
+    check(p.returncode != 0 and p.stderr.count("\n") == 1
+          and p.stderr.startswith("mprof: ") and words in p.stderr, what,
+          f"failure, one line with {words!r}",
+          f"{p.returncode}: {p.stdout}{p.stderr}")
+
+
+def goes_on_unprofiled(p, what):
+    """tests/attach's process P still works, does not profile, and exits
+    as it would have."""
+    refused(mprof("dump", str(p.pid), "-o", "/nonexistent/dump"),
+            f"{what}: mprof dump", "does not profile")
+    tell(p, "run 1", "ran 1")
+    tell(p, "quit", "bye")
+    check(p.wait() == 3, f"{what}: status", 3, p.returncode)
+    stderr = p.stderr.read()
+    check(stderr == "", f"{what}: standard error", "", stderr)
+
+
+@test
+def attach_refuses_in_one_line_and_the_process_goes_on():
+    """What mprof attach must not or cannot profile is refused with one
+    line, and the process goes on as it was."""
+    with tempfile.TemporaryDirectory() as tmp:
+        refused(mprof("attach", "1", "--rate", "0"), "--rate 0",
+                "--rate must be")
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        refused(mprof("attach", str(gone.pid)), "no process",
+                f"no process {gone.pid}")
+        system = subprocess.Popen(["sleep", "60"])
+        try:
+            refused(mprof("attach", str(system.pid)), "the system's libc",
+                    "does not run the profiler's libc")
+        finally:
+            system.kill()
+            system.wait()
+        # Started with the variables.
+        p, _ = start("attach", [], tmp, 65536)
+        refused(mprof("attach", str(p.pid), "--out", tmp), "profiling",
+                "profiles already")
+        tell(p, "quit", "bye")
+        p.wait()
+        cases = (("attach", ["nodump"], None, "it is not dumpable"),
+                 ("attach-own", [], None, "malloc is not glibc's"),
+                 ("attach", [], os.path.join(tmp, "lib"),
+                  "goes on unprofiled: libc_malloc_prof.so.0 cannot be "
+                  "loaded"),
+                 ("attach", ["still"], None, "did not allocate within 1 s"))
+        # A copy of the built glibc whose profiler's library, found
+        # before the one installed, is broken.
+        os.mkdir(os.path.join(tmp, "lib"))
+        for name in ("ld-linux-x86-64.so.2", "libc.so.6"):
+            shutil.copy(os.path.join(LIB, name), os.path.join(tmp, "lib"))
+        with open(os.path.join(tmp, "lib", "libc_malloc_prof.so.0"), "w") as f:
+            f.write("not an ELF file\n")
+        for prog, args, lib, words in cases:
+            p = start_plain(prog, args, lib)
+            refused(mprof("attach", str(p.pid), "--out", tmp, "--timeout",
+                          "1"), f"{prog} {args}", words)
+            goes_on_unprofiled(p, f"{prog} {args}")
+        # Setuid to another user: AT_SECURE.
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(tmp, 0o755)
+        exe = os.path.join(tmp, "secure")
+        subprocess.run(["gcc", "-O2", "-fno-builtin", "-pthread", "-o", exe,
+                        os.path.join(TOP, "tests", "attach.c"),
+                        f"-Wl,--dynamic-linker={tmp}/lib/ld-linux-x86-64.so.2",
+                        f"-Wl,-rpath={tmp}/lib"], check=True)
+        os.chmod(os.path.join(tmp, "lib"), 0o755)
+        os.chown(exe, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(exe, 0o4755)
+        p = subprocess.Popen([exe], env=clean_env({}), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        until_ready(p)
+        refused(mprof("attach", str(p.pid), "--out", tmp), "setuid",
+                "setuid or otherwise secure (AT_SECURE)")
+        goes_on_unprofiled(p, "setuid")
+
+
 def in_chroot(mount_point, args):
     """mprof ARGS run as root in a chroot made of this machine's
     directories, in a mount namespace of its own: a build chroot's, whose
@@ -3004,6 +3226,73 @@ def mprof_serve_answers_as_net_http_pprof():
                 proc.kill()
                 proc.wait()
         shutil.rmtree(profiles)
+
+
+@test
+def mprof_serve_attaches_a_plain_service_for_allocs_seconds():
+    """allocs?pid=N&seconds=2 on a service started without the profiler
+    attaches it, answers with what it allocated in those seconds, which
+    go tool pprof reads, within 4 sd, and detaches it; the service's
+    output and exit are untouched."""
+    server = subprocess.Popen(
+        ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True)
+    p = start_plain("attach")
+    pkg = mprof_package()
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", server.stderr.readline())
+        check(m, "mprof serve's first line", "its address", m)
+        url = (f"http://127.0.0.1:{m[1]}/debug/pprof/allocs?pid={p.pid}"
+               "&seconds=2")
+        result = {}
+
+        def get():
+            try:
+                with urllib.request.urlopen(url, timeout=120) as r:
+                    result["data"] = r.read()
+            except urllib.error.HTTPError as e:
+                result["error"] = (e.code, e.read())
+        t = threading.Thread(target=get)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not pkg.attach.counting(p.pid):
+            check(time.monotonic() < deadline, "the service", "attached",
+                  "not within 10 s")
+            time.sleep(0.05)
+        # After the first dump of the window; at the default mean, enough
+        # for a bound well below the truth.
+        time.sleep(0.5)
+        rounds = 10
+        for _ in range(rounds):
+            stdout = tell(p, "run 1", "ran 1")
+            tell(p, "free 1", "freed 1")
+        t.join()
+        check("data" in result, "allocs?seconds=2", "a profile", result)
+        check(not pkg.attach.counting(p.pid), "the service after the window",
+              "detached", "counting")
+        with tempfile.NamedTemporaryFile(suffix=".pb.gz") as f:
+            f.write(result["data"])
+            f.flush()
+            r = subprocess.run(["go", "tool", "pprof", "-raw", f.name],
+                               capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, "go tool pprof -raw", "status 0",
+              r.stderr[-300:])
+        got = pprof_raw_sites(r.stdout)[0]
+        mean = 524288
+        for name, (_, _, (n, _, size)) in sites(
+                stdout, os.path.join(BIN, "attach")).items():
+            n, size = int(n) * rounds, int(size)
+            check(abs(got[name][1] - n * size) <= bound(n, size, mean),
+                  f"{name}: bytes allocated in the window", n * size,
+                  got[name][1])
+        tell(p, "quit", "bye")
+        check(p.wait() == 3 and p.stderr.read() == "", "the service",
+              "status 3, nothing on standard error", p.returncode)
+    finally:
+        for proc in (server, p):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @test

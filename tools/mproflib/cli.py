@@ -4,6 +4,9 @@
             [--peak] [--unwind fp|dwarf] [--depth N] [--only-top]
             -- PROGRAM ARGS...
   mprof dump PID [-o DIR]
+  mprof attach PID [--rate BYTES] [--unwind fp|dwarf] [--depth N]
+               [--out DIR] [--seconds N] [--timeout N]
+  mprof detach PID
   mprof report PROFILE_DIR_OR_FILES... [--format FORMAT] [--sample TYPE]
                [-o FILE] [--top N] [--by-thread] [--by-process]
                [--dump N | --diff A B | --peak] [--debug-dir DIR]...
@@ -33,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from . import live, plot, probes, serve, tree
+from . import attach, live, plot, probes, serve, tree
 from .formats import FORMATS, leaks, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
@@ -198,6 +201,54 @@ def dump(args):
     print(f"mprof: dump of process {args.pid} in {where}", file=sys.stderr)
 
 
+def command_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip().replace("/", "_") or "process"
+    except OSError:
+        return "process"
+
+
+def attach_(args):
+    if not 1 <= args.rate <= 1 << 48:
+        raise BadInput("--rate must be from 1 to 2^48 bytes")
+    if not 1 <= args.depth <= 128:
+        raise BadInput("--depth must be from 1 to 128")
+    if args.seconds is not None and not 1 <= args.seconds <= 1 << 32:
+        raise BadInput("--seconds must be a whole number from 1 to 2^32")
+    if not 0 < args.timeout <= 3600:
+        raise BadInput("--timeout must be from 0 to 3600 seconds")
+    out = os.path.abspath(args.out or time.strftime(
+        f"mprof.{command_name(args.pid)}.%Y%m%d-%H%M%S"))
+    attach.Area(args.pid)       # says what refuses before making OUT
+    os.makedirs(out, exist_ok=True)
+    attach.attach(args.pid, args.rate, args.unwind, args.depth, out,
+                  args.seconds or 0, args.timeout)
+    print(f"mprof: process {args.pid} profiles, a sample every {args.rate} "
+          f"bytes on average; it writes its last dump to {out} at exit; "
+          f"mprof dump {args.pid} reads it now, mprof detach {args.pid} "
+          "stops it", file=sys.stderr)
+    if not args.seconds:
+        return
+    time.sleep(args.seconds)
+    if attach.counting(args.pid) and not attach.detach(args.pid,
+                                                       args.timeout):
+        print(f"mprof: process {args.pid} has not allocated since: it "
+              "stops counting at its next allocation", file=sys.stderr)
+    where = live.dump(args.pid)
+    print(f"mprof: dump of process {args.pid} in {where}", file=sys.stderr)
+
+
+def detach_(args):
+    if attach.detach(args.pid, args.timeout):
+        print(f"mprof: process {args.pid} stopped counting; its tables stay "
+              f"for mprof dump {args.pid}", file=sys.stderr)
+    else:
+        print(f"mprof: process {args.pid} has not allocated since the "
+              "request: it stops counting at its next allocation",
+              file=sys.stderr)
+
+
 def plot_(args):
     if args.top is not None and args.top < 1:
         raise BadInput("--top must be at least 1")
@@ -250,6 +301,30 @@ def main():
     d.add_argument("-o", "--output", metavar="DIR",
                    help="a new directory for the dump (default: the "
                         "process's profile directory, as its next dump)")
+    a = sub.add_parser("attach", help="switch the profiler on in a running "
+                                      "process started without it")
+    a.add_argument("pid", type=int)
+    a.add_argument("--rate", type=int, default=524288, metavar="BYTES",
+                   help="mean bytes between samples (default 524288)")
+    a.add_argument("--unwind", choices=("fp", "dwarf"), default="fp",
+                   help="walk stacks by frame pointers (the default) or by "
+                        "the unwind tables")
+    a.add_argument("--depth", type=int, default=64, metavar="N",
+                   help="frames kept per sample, 1 to 128 (default 64)")
+    a.add_argument("--out", metavar="DIR",
+                   help="where the process writes its dump at exit "
+                        "(default: ./mprof.COMMAND.DATE-TIME)")
+    a.add_argument("--seconds", type=int, metavar="N",
+                   help="stop counting after N seconds, then dump")
+    a.add_argument("--timeout", type=float, default=10, metavar="N",
+                   help="how long to wait for the process to take the "
+                        "request, at an allocation (default 10)")
+    e = sub.add_parser("detach", help="stop the profiler of an attached "
+                                      "process; its tables stay")
+    e.add_argument("pid", type=int)
+    e.add_argument("--timeout", type=float, default=10, metavar="N",
+                   help="how long to wait for the process to take the "
+                        "request (default 10)")
     g = sub.add_parser("plot", help="the in-use heap over a run's dumps, "
                                     "as SVG")
     g.add_argument("input", metavar="PROFILE_DIR")
@@ -322,6 +397,10 @@ def main():
             sys.exit(run(args))
         elif args.cmd == "dump":
             dump(args)
+        elif args.cmd == "attach":
+            attach_(args)
+        elif args.cmd == "detach":
+            detach_(args)
         elif args.cmd == "plot":
             plot_(args)
         elif args.cmd == "serve":

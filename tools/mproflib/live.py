@@ -72,14 +72,20 @@ def elf_symbol(path, name):
 
 
 def first_load(path):
-    """The page-aligned address of PATH's first PT_LOAD."""
+    """The page-aligned address of PATH's first PT_LOAD, in a 32 or
+    64-bit ELF file."""
     with open(path, "rb") as f:
         head = f.read(4096)
-    phoff, = struct.unpack_from("<Q", head, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+    elf64 = head[4:5] == b"\x02"
+    phoff, = struct.unpack_from("<Q" if elf64 else "<I", head,
+                                0x20 if elf64 else 0x1c)
+    phentsize, phnum = struct.unpack_from("<HH", head,
+                                          0x36 if elf64 else 0x2a)
     for i in range(phnum):
-        kind, _, _, vaddr = struct.unpack_from("<IIQQ", head,
-                                               phoff + i * phentsize)
+        at = phoff + i * phentsize
+        kind, = struct.unpack_from("<I", head, at)
+        vaddr, = struct.unpack_from("<Q" if elf64 else "<I", head,
+                                    at + (16 if elf64 else 8))
         if kind == 1:
             return vaddr & ~0xfff
     return 0
@@ -181,8 +187,8 @@ def find_root(pid, maps):
     if any(profiler_libc(f"/proc/{pid}/root{path}") for path in starts
            if "/libc.so" in path):
         raise BadInput(f"process {pid} does not profile: it was not started "
-                       "with GLIBC_MALLOC_PROFILE=1, or could not load "
-                       f"{PROF_SONAME.decode()}")
+                       "with GLIBC_MALLOC_PROFILE=1 or attached with mprof "
+                       f"attach, or could not load {PROF_SONAME.decode()}")
     raise BadInput(f"process {pid} does not run the profiler's libc (no "
                    f"{SYMBOL.decode()} in its libraries): start it with "
                    "mprof run, or under install/lib/ld-linux-x86-64.so.2")
@@ -601,6 +607,9 @@ def dump(pid, out=None):
     if not re.fullmatch(r"(mprof\.\d+(\.\d+)?\.maps)?", snap["maps_name"]):
         raise BadInput(f"process {pid}: a maps file name that the profiler "
                        f"does not make: {snap['maps_name'][:40]!r}")
+    if not out and not top:
+        raise BadInput(f"process {pid} writes no dumps of its own (mprof "
+                       "serve attached it): give -o DIR")
     if not out:
         try:
             st = os.stat(top)

@@ -5,7 +5,9 @@ them, for `go tool pprof URL`, Parca and Grafana Alloy to scrape.
   /debug/pprof/heap?pid=N    in-use heap (pprof opens inuse_space)
   /debug/pprof/allocs?pid=N  allocations (alloc_space)
   ...&seconds=S              the growth over S seconds: two dumps, the
-                             second less the first
+                             second less the first; a process that does
+                             not profile is attached for them (mprof
+                             attach) and detached after
 
 Each request dumps the process from outside, as mprof dump does, into a
 directory of its own that is removed afterwards; without pid, the one
@@ -25,7 +27,7 @@ import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import live
+from . import attach, live
 from .formats import pprof
 from .profile import BadInput, DiffProfile, Profile
 from .symbolize import Symbolizer
@@ -116,37 +118,89 @@ def choose_pid(pid):
     return pid
 
 
+def http_error(e):
+    text = str(e)
+    status = (503 if "try again" in text or "did not allocate" in text else
+              403 if "denied" in text or "not permitted" in text else
+              404)
+    return HTTPError(status, text)
+
+
 def dump_into(pid, top, name):
     """A dump of PID as TOP/name/mprof.PID.1."""
     try:
         where = live.dump(pid, os.path.join(top, name))
     except BadInput as e:
-        text = str(e)
-        status = (503 if "try again" in text else
-                  403 if "denied" in text or "not permitted" in text else
-                  404)
-        raise HTTPError(status, text)
+        raise http_error(e)
     final = os.path.join(top, "dumps", f"mprof.{pid}.{name}")
     os.makedirs(os.path.dirname(final), exist_ok=True)
     os.rename(where, final)
 
 
+# The processes this server attached, with the requests that wait on
+# each: the last to finish detaches it.
+attached = {}
+attached_lock = threading.Lock()
+
+
+def window_begin(pid, seconds):
+    """Attach PID for a window of SECONDS unless it profiles already.
+    Returns whether the window must end with window_end."""
+    with attached_lock:
+        if attached.get(pid):
+            attached[pid] += 1
+            return True
+        try:
+            if attach.counting(pid):
+                return False
+            # It stops by itself should this server be gone by then.
+            attach.attach(pid, out="", seconds=seconds + 60)
+        except BadInput as e:
+            raise http_error(e)
+        attached[pid] = 1
+        return True
+
+
+def window_end(pid):
+    with attached_lock:
+        attached[pid] -= 1
+        if attached[pid] == 0:
+            del attached[pid]
+            try:
+                attach.detach(pid, timeout=1)
+            except BadInput:
+                pass
+
+
 def profile_of(pid, seconds, sample, turns):
     """A gzipped profile.proto of PID: its heap now, or its growth over
-    SECONDS.  Each dump and the report take one of TURNS; the wait
-    between two dumps takes none."""
+    SECONDS, for which a process that does not profile is attached.
+    Each dump and the report take one of TURNS; the wait between two
+    dumps takes none."""
     with tempfile.TemporaryDirectory(prefix="mprof-serve.") as top:
-        with turns:
-            dump_into(pid, top, "1")
-        if seconds:
-            time.sleep(seconds)
+        window = seconds and window_begin(pid, seconds)
+        try:
             with turns:
-                dump_into(pid, top, "2")
+                dump_into(pid, top, "1")
+            if seconds:
+                time.sleep(seconds)
+                with turns:
+                    dump_into(pid, top, "2")
+        finally:
+            if window:
+                window_end(pid)
         dumps = os.path.join(top, "dumps")
         with turns:
             try:
-                profile = (DiffProfile([dumps], 1, 2) if seconds
-                           else Profile([dumps], dump=1))
+                # A process attached a moment ago may have taken no
+                # sample before the first dump: the second is the growth.
+                first = os.path.join(dumps, f"mprof.{pid}.1")
+                if seconds and not any(n.endswith(".heap")
+                                       for n in os.listdir(first)):
+                    profile = Profile([dumps], dump=2)
+                else:
+                    profile = (DiffProfile([dumps], 1, 2) if seconds
+                               else Profile([dumps], dump=1))
                 sym = Symbolizer()
                 sym.symbolize(profile)
             except BadInput as e:
