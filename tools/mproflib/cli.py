@@ -231,8 +231,10 @@ def attach_(args):
     if not args.seconds:
         return
     time.sleep(args.seconds)
-    if attach.counting(args.pid) and not attach.detach(args.pid,
-                                                       args.timeout):
+    # The process stops by itself at its first sample past the time: a
+    # short wait for the detach will do.
+    if attach.counting(args.pid) and not attach.detach(
+            args.pid, min(args.timeout, 1)):
         print(f"mprof: process {args.pid} has not allocated since: it "
               "stops counting at its next allocation", file=sys.stderr)
     where = live.dump(args.pid)
