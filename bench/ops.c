@@ -1,13 +1,49 @@
-/* ops OP N [ALLOC FREE]: N times one operation of one entry point, each
-   in a function of its own, op_OP, whose instructions bench/probes.py
-   counts (callgrind --toggle-collect=op_*).  Given the offsets in
-   libc.so.6 of the otel_memory probes' semaphores, raises them first, as
-   a consumer's attach does, so that libc samples for the probes.  */
+/* ops OP N [ALLOC FREE | attach]: N times one operation of one entry
+   point, each in a function of its own, op_OP, whose instructions
+   bench/probes.py and bench/attach.py count (callgrind
+   --toggle-collect=op_*).  Given the offsets in libc.so.6 of the
+   otel_memory probes' semaphores, raises them first, as a consumer's
+   attach does, so that libc samples for the probes.  Given "attach", asks
+   its own libc to load the profiler, as mprof attach does from outside,
+   and allocates until it profiles.  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "semaphores.h"
+
+/* Write an attach request into this process's libc, at the offsets of
+   struct malloc_prof_attach (malloc/malloc-prof.h), and allocate until
+   it is answered.  */
+static void
+attach_self (void)
+{
+  char *a = dlsym (RTLD_DEFAULT, "__malloc_prof_attach");
+  if (a == NULL)
+    {
+      fprintf (stderr, "no __malloc_prof_attach in libc\n");
+      exit (2);
+    }
+  *(uint64_t *) (a + 24) = 524288;	/* mean */
+  *(int32_t *) (a + 40) = getpid ();
+  *(int32_t *) (a + 48) = 64;		/* depth */
+  *(uint32_t *) (a + 52) = 1;		/* serial */
+  __atomic_store_n ((uint32_t *) (a + 56), 1, __ATOMIC_RELEASE);
+  size_t *fast = *(size_t **) (a + 16);
+  if (fast != NULL)
+    *fast = 0;
+  while (__atomic_load_n ((uint32_t *) (a + 8), __ATOMIC_ACQUIRE) != 1)
+    free (malloc (1 << 16));
+  if (*(uint32_t *) (a + 12) != 1)
+    {
+      fprintf (stderr, "attach refused: %s\n", a + 1088);
+      exit (2);
+    }
+}
 
 static void *volatile block;
 static long turn;
@@ -51,6 +87,8 @@ main (int argc, char **argv)
   long n = atol (argv[2]);
   if (argc > 4)
     raise_semaphores (argv + 3, 2);
+  else if (argc == 4 && strcmp (argv[3], "attach") == 0)
+    attach_self ();
   block = malloc (48);
   for (long i = 0; i < n; i++)
     fn ();
