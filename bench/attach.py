@@ -13,7 +13,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import probes
@@ -63,33 +62,20 @@ def main():
     configs += [("series, unset", probes.PATCHED, (), None),
                 ("series, profiling", probes.PATCHED, (),
                  {"GLIBC_MALLOC_PROFILE": "1"}),
+                ("series, profiling, a thread before", probes.PATCHED,
+                 ("thread",), {"GLIBC_MALLOC_PROFILE": "1"}),
                 ("series, attached", probes.PATCHED, ("attach",), None)]
-    rows = []
-    for op in probes.OPS:
-        row = [op]
-        for name, lib, args, extra in configs:
-            n = opts.runs if args or extra else 1
-            row.append(statistics.median(probes.per_op(lib, op, args, extra)
-                                         for _ in range(n)))
-        rows.append(row)
-        print(op, row[1:], file=sys.stderr)
+    lines = [BEGIN, "## mprof attach (bench/attach.py)", ""] + \
+        probes.count_table("bench/attach.py", configs, opts.runs)
     attach, detach = tool_times(opts.runs)
-    lines = [BEGIN, "## mprof attach (bench/attach.py)", "",
-             "`bench/attach.py`: instructions per operation, counted by "
-             "callgrind inside `bench/ops.c`'s `op_*` functions (the call, "
-             f"the operation and the free), {probes.N} operations, on one "
-             "machine; the sampled columns the median of "
-             f"{opts.runs} runs.", "",
-             "| operation | " + " | ".join(c[0] for c in configs) + " |",
-             "|---|" + "---:|" * len(configs)]
-    for row in rows:
-        lines.append(f"| {row[0]} | " + " | ".join(f"{v:.1f}"
-                                                  for v in row[1:]) + " |")
     lines += ["", "\"before\": the series at the commit before attach, "
               "built the same way in a checkout of its own.  \"profiling\": "
-              "GLIBC_MALLOC_PROFILE=1 at the default mean.  \"attached\": "
-              "started plainly, then attached before the operations, at the "
-              "same mean.", "",
+              "GLIBC_MALLOC_PROFILE=1 at the default mean; \"a thread "
+              "before\": the same, a thread created and joined before the "
+              "operations, after which glibc takes its paths for a process "
+              "with threads.  \"attached\": started plainly, then attached "
+              "before the operations, at the same mean, by a thread libc "
+              "creates, and the heap trimmed (`bench/ops.c`).", "",
               f"On `bench/ops.c` allocating 2000-byte blocks, median of "
               f"{opts.runs} runs: `mprof attach` returns in "
               f"{attach * 1000:.0f} ms, `mprof detach` in "

@@ -1,14 +1,16 @@
-/* ops OP N [ALLOC FREE | attach]: N times one operation of one entry
+/* ops OP N [ALLOC FREE | attach | thread]: N times one operation of one entry
    point, each in a function of its own, op_OP, whose instructions
    bench/probes.py and bench/attach.py count (callgrind
    --toggle-collect=op_*).  Given the offsets in libc.so.6 of the
    otel_memory probes' semaphores, raises them first, as a consumer's
    attach does, so that libc samples for the probes.  Given "attach", asks
    its own libc to load the profiler, as mprof attach does from outside,
-   and allocates until it profiles.  */
+   allocates until it profiles, and trims the heap.  Given "thread",
+   creates a thread and joins it first.  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +38,26 @@ attach_self (void)
   size_t *fast = *(size_t **) (a + 16);
   if (fast != NULL)
     *fast = 0;
+  /* Requests the tcache meets, as the operations' are, so that the
+     heap is left as it would be.  */
   while (__atomic_load_n ((uint32_t *) (a + 8), __ATOMIC_ACQUIRE) != 1)
-    free (malloc (1 << 16));
+    free (malloc (512));
   if (*(uint32_t *) (a + 12) != 1)
     {
       fprintf (stderr, "attach refused: %s\n", a + 1088);
       exit (2);
     }
+  /* The requests above leave the top of the heap where they leave it:
+     in this program, above the trim threshold, so that every free that
+     merges into it would call systrim, as in any process whose top lies
+     there; the runs started profiling have it below.  */
+  malloc_trim (0);
+}
+
+static void *
+nothing (void *arg)
+{
+  return arg;
 }
 
 static void *volatile block;
@@ -89,6 +104,15 @@ main (int argc, char **argv)
     raise_semaphores (argv + 3, 2);
   else if (argc == 4 && strcmp (argv[3], "attach") == 0)
     attach_self ();
+  else if (argc == 4 && strcmp (argv[3], "thread") == 0)
+    {
+      /* A process that had a thread once takes glibc's paths for many
+	 threads from then on.  */
+      pthread_t t;
+      if (pthread_create (&t, NULL, nothing, NULL) != 0
+	  || pthread_join (t, NULL) != 0)
+	return 2;
+    }
   block = malloc (48);
   for (long i = 0; i < n; i++)
     fn ();

@@ -97,26 +97,8 @@ def main():
         configs.append(("before, profiling", opts.before, (), profiling))
     configs += [("series, profiling", PATCHED, (), profiling),
                 ("series, probes attached", PATCHED, sems, None)]
-    rows = []
-    for op in OPS:
-        row = [op]
-        for name, lib, args, extra in configs:
-            n = runs if args or extra else 1
-            row.append(statistics.median(per_op(lib, op, args, extra)
-                                         for _ in range(n)))
-        rows.append(row)
-        print(op, row[1:], file=sys.stderr)
-    lines = [BEGIN, "## The OpenTelemetry memory probes (bench/probes.py)", "",
-             "`bench/probes.py`: instructions per operation, counted by "
-             "callgrind inside `bench/ops.c`'s `op_*` functions (the call, "
-             f"the operation and the free), {N} operations, on one machine; "
-             "the sampled columns the median of "
-             f"{runs} runs, since where the samples fall varies.", "",
-             "| operation | " + " | ".join(c[0] for c in configs) + " |",
-             "|---|" + "---:|" * len(configs)]
-    for row in rows:
-        lines.append(f"| {row[0]} | " + " | ".join(f"{v:.1f}"
-                                                  for v in row[1:]) + " |")
+    lines = [BEGIN, "## The OpenTelemetry memory probes (bench/probes.py)",
+             ""] + count_table("bench/probes.py", configs, runs)
     lines += ["", "\"before\": the series at the commit before the "
               "probes, built the same way (--enable-systemtap) in a "
               "checkout of its own.  \"profiling\": GLIBC_MALLOC_PROFILE=1 "
@@ -144,6 +126,29 @@ def main():
               f"{WALL_N:,} operations, median of {runs} runs: "
               + wall_clock(sems, runs), END]
     sections.replace(BEGIN, END, "\n".join(lines) + "\n")
+
+
+def count_table(script, configs, runs):
+    """The lines of a table of instructions per operation of each entry
+    point (OPS) in each of CONFIGS, (name, lib, ops.c's arguments,
+    variables), those that sample the median of RUNS runs."""
+    lines = [f"`{script}`: instructions per operation, counted by "
+             "callgrind inside `bench/ops.c`'s `op_*` functions (the call, "
+             f"the operation and the free), {N} operations, on one machine; "
+             "the sampled columns the median of "
+             f"{runs} runs, since where the samples fall varies.", "",
+             "| operation | " + " | ".join(c[0] for c in configs) + " |",
+             "|---|" + "---:|" * len(configs)]
+    for op in OPS:
+        row = []
+        for name, lib, args, extra in configs:
+            n = runs if args or extra else 1
+            row.append(statistics.median(per_op(lib, op, args, extra)
+                                         for _ in range(n)))
+        print(op, row, file=sys.stderr)
+        lines.append(f"| {op} | " + " | ".join(f"{v:.1f}" for v in row)
+                     + " |")
+    return lines
 
 
 WALL_N = 2000000

@@ -210,6 +210,8 @@ def command_name(pid):
 
 
 def attach_(args):
+    args.rate = 524288 if args.rate is None else args.rate
+    args.depth = 64 if args.depth is None else args.depth
     if not 1 <= args.rate <= 1 << 48:
         raise BadInput("--rate must be from 1 to 2^48 bytes")
     if not 1 <= args.depth <= 128:
@@ -222,7 +224,7 @@ def attach_(args):
         f"mprof.{command_name(args.pid)}.%Y%m%d-%H%M%S"))
     attach.Area(args.pid)       # says what refuses before making OUT
     os.makedirs(out, exist_ok=True)
-    attach.attach(args.pid, args.rate, args.unwind, args.depth, out,
+    attach.attach(args.pid, args.rate, args.unwind or "fp", args.depth, out,
                   args.seconds or 0, args.timeout)
     print(f"mprof: process {args.pid} profiles, a sample every {args.rate} "
           f"bytes on average; it writes its last dump to {out} at exit; "
@@ -273,9 +275,21 @@ def main():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 2)[2])
     sub = ap.add_subparsers(dest="cmd", required=True)
+    def sampling_options(parser):
+        """The options run and attach share, each unset if not given."""
+        parser.add_argument("--rate", type=int, metavar="BYTES",
+                            help="mean bytes between samples (default "
+                                 "524288)")
+        parser.add_argument("--unwind", choices=("fp", "dwarf"),
+                            help="walk stacks by frame pointers (fp, the "
+                                 "default) or by the unwind tables (dwarf: "
+                                 "whole stacks of code built without frame "
+                                 "pointers, at a higher cost per sample)")
+        parser.add_argument("--depth", type=int, metavar="N",
+                            help="frames kept per sample, 1 to 128 "
+                                 "(default 64)")
     r = sub.add_parser("run", help="run a program with the profiler on")
-    r.add_argument("--rate", type=int, metavar="BYTES",
-                   help="mean bytes between samples (default 524288)")
+    sampling_options(r)
     r.add_argument("--out", metavar="DIR",
                    help="directory for the profile (default: "
                         "./mprof.PROGRAM.DATE-TIME)")
@@ -287,13 +301,6 @@ def main():
     r.add_argument("--peak", action="store_true",
                    help="keep the profile of the peak in-use heap "
                         "(GLIBC_MALLOC_PROFILE_PEAK)")
-    r.add_argument("--unwind", choices=("fp", "dwarf"),
-                   help="walk stacks by frame pointers (fp, the default) "
-                        "or by the unwind tables (dwarf: whole stacks of "
-                        "code built without frame pointers, at a higher "
-                        "cost per sample)")
-    r.add_argument("--depth", type=int, metavar="N",
-                   help="frames kept per sample, 1 to 128 (default 64)")
     r.add_argument("--only-top", action="store_true",
                    help="profile the program alone, not the programs it "
                         "starts (no mount namespace needed)")
@@ -306,13 +313,7 @@ def main():
     a = sub.add_parser("attach", help="switch the profiler on in a running "
                                       "process started without it")
     a.add_argument("pid", type=int)
-    a.add_argument("--rate", type=int, default=524288, metavar="BYTES",
-                   help="mean bytes between samples (default 524288)")
-    a.add_argument("--unwind", choices=("fp", "dwarf"), default="fp",
-                   help="walk stacks by frame pointers (the default) or by "
-                        "the unwind tables")
-    a.add_argument("--depth", type=int, default=64, metavar="N",
-                   help="frames kept per sample, 1 to 128 (default 64)")
+    sampling_options(a)
     a.add_argument("--out", metavar="DIR",
                    help="where the process writes its dump at exit "
                         "(default: ./mprof.COMMAND.DATE-TIME)")
