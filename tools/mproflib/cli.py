@@ -223,9 +223,15 @@ def attach_(args):
     out = os.path.abspath(args.out or time.strftime(
         f"mprof.{command_name(args.pid)}.%Y%m%d-%H%M%S"))
     attach.Area(args.pid)       # says what refuses before making OUT
+    made = not os.path.exists(out)
     os.makedirs(out, exist_ok=True)
-    attach.attach(args.pid, args.rate, args.unwind or "fp", args.depth, out,
-                  args.seconds or 0, args.timeout)
+    try:
+        attach.attach(args.pid, args.rate, args.unwind or "fp", args.depth,
+                      out, args.seconds or 0, args.timeout)
+    except BadInput:
+        if made and not os.listdir(out):
+            os.rmdir(out)
+        raise
     print(f"mprof: process {args.pid} profiles, a sample every {args.rate} "
           f"bytes on average; it writes its last dump to {out} at exit; "
           f"mprof dump {args.pid} reads it now, mprof detach {args.pid} "
