@@ -9,7 +9,6 @@ and mprof detach take on a process that allocates.  Writes its section
 of bench/RESULTS.md.
 Usage: bench/attach.py [--runs N] [--before LIB]."""
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -48,13 +47,7 @@ def tool_times(runs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--before", metavar="LIB",
-                    help="the lib directory of an install of the series "
-                         "before attach (a checkout of that commit, "
-                         "./build.sh), for a column of its own")
-    opts = ap.parse_args()
+    opts = probes.options("attach")
     probes.build("ops")
     configs = [("unpatched", probes.BASELINE, (), None)]
     if opts.before:

@@ -76,14 +76,19 @@ def per_op(lib, op, args=(), extra=None):
     return int(re.search(r"Collected : (\d+)", err)[1]) / N
 
 
-def main():
+def options(change):
+    """--runs, and --before: an install of the series before CHANGE."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--before", metavar="LIB",
                     help="the lib directory of an install of the series "
-                         "before the probes (a checkout of that commit, "
+                         f"before {change} (a checkout of that commit, "
                          "./build.sh), for columns of its own")
-    opts = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    opts = options("the probes")
     runs = opts.runs
     build("ops")
     build("switch")
