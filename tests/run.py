@@ -2105,9 +2105,15 @@ def refused(p, what, words):
           f"{p.returncode}: {p.stdout}{p.stderr}")
 
 
-def goes_on_unprofiled(p, what):
-    """tests/attach's process P still works, does not profile, and exits
-    as it would have."""
+def goes_on_unprofiled(p, what, readable=True):
+    """tests/attach's process P has its tcache's fast paths back (if
+    READABLE: mprof attach reads no AT_SECURE process), still works,
+    does not profile, and exits as it would have."""
+    if readable:
+        area = mprof_package().attach.Area(p.pid)
+        fast = area.word(area.head()[4])
+        check(fast, f"{what}: tcache_fast_bytes", "the tcache's bound",
+              fast)
     refused(mprof("dump", str(p.pid), "-o", "/nonexistent/dump"),
             f"{what}: mprof dump", "does not profile")
     tell(p, "run 1", "ran 1")
@@ -2177,7 +2183,7 @@ def attach_refuses_in_one_line_and_the_process_goes_on():
         until_ready(p)
         refused(mprof("attach", str(p.pid), "--out", tmp), "setuid",
                 "setuid or otherwise secure (AT_SECURE)")
-        goes_on_unprofiled(p, "setuid")
+        goes_on_unprofiled(p, "setuid", readable=False)
 
 
 def in_chroot(mount_point, args):
