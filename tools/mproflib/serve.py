@@ -121,7 +121,8 @@ def choose_pid(pid):
 def http_error(e):
     text = str(e)
     status = (503 if "try again" in text or "did not allocate" in text else
-              403 if "denied" in text or "not permitted" in text else
+              403 if any(w in text for w in ("denied", "not permitted",
+                                             "secure", "not dumpable")) else
               404)
     return HTTPError(status, text)
 
