@@ -37,21 +37,14 @@ POLL = 0.01
 def libc_of(pid):
     """(path, address of SYMBOL, 32-bit?) of the profiler's libc in
     process PID."""
-    maps = live.read_maps(pid)
-    starts = {}
-    for line in maps:
-        parts = line.split(None, 5)
-        if len(parts) == 6 and int(parts[2], 16) == 0 \
-                and os.path.basename(parts[5]).startswith("libc.so"):
-            starts.setdefault(parts[5], int(parts[0].split("-")[0], 16))
-    for path, start in starts.items():
-        where = f"/proc/{pid}/root{path}"
-        for _, name, value, _, _, section in live.elf_symbols(where):
-            if name == SYMBOL and section:
-                with open(where, "rb") as f:
-                    narrow = f.read(5)[4] == 1
-                return path, start - live.first_load(where) + value, narrow
-    if any(live.profiler_libc(f"/proc/{pid}/root{p}") for p in starts):
+    starts = live.file_starts(live.read_maps(pid))
+    libcs = [p for p in starts if os.path.basename(p).startswith("libc.so")]
+    found = live.mapped_symbol(pid, libcs, starts, SYMBOL)
+    if found:
+        with open(f"/proc/{pid}/root{found[0]}", "rb") as f:
+            narrow = f.read(5)[4] == 1
+        return (*found, narrow)
+    if any(live.profiler_libc(f"/proc/{pid}/root{p}") for p in libcs):
         raise BadInput(f"process {pid} runs a libc of the profiler's that "
                        "takes no attach: rebuild it with build.sh")
     raise BadInput(f"process {pid} does not run the profiler's libc (no "

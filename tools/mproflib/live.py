@@ -136,9 +136,32 @@ def per_file(cache, path, compute, missing):
     return cache[key]
 
 
-def cached_symbol(path):
-    """elf_symbol (PATH, SYMBOL), once per file."""
-    return per_file(_symbols, path, lambda p: elf_symbol(p, SYMBOL), None)
+def cached_symbol(path, name=SYMBOL):
+    """elf_symbol (PATH, NAME), once per file."""
+    return per_file(_symbols.setdefault(name, {}), path,
+                    lambda p: elf_symbol(p, name), None)
+
+
+def file_starts(maps):
+    """{path: address} where each file in MAPS is mapped from offset 0."""
+    starts = {}
+    for line in maps:
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[5].startswith("/") \
+                and int(parts[2], 16) == 0:
+            starts.setdefault(parts[5], int(parts[0].split("-")[0], 16))
+    return starts
+
+
+def mapped_symbol(pid, paths, starts, name):
+    """(path, address) of NAME in process PID, from the first of PATHS,
+    files it maps at STARTS (file_starts), that exports it, or None."""
+    for path in paths:
+        where = f"/proc/{pid}/root{path}"
+        value = cached_symbol(where, name)
+        if value is not None:
+            return path, starts[path] - first_load(where) + value
+    return None
 
 
 def names_profiler(path):
@@ -159,12 +182,7 @@ def profiler_libc(path):
 
 def find_root(pid, maps):
     """The address of the profiler's root in process PID."""
-    starts = {}
-    for line in maps:
-        parts = line.split(None, 5)
-        if len(parts) == 6 and parts[5].startswith("/") \
-                and int(parts[2], 16) == 0:
-            starts.setdefault(parts[5], int(parts[0].split("-")[0], 16))
+    starts = file_starts(maps)
     # The tables' layout below is that of a 64-bit process.
     exe = f"/proc/{pid}/exe"
     try:
@@ -178,11 +196,11 @@ def find_root(pid, maps):
                        "intervals are written as usual)")
     # The profiler's library first, but any object that exports the
     # symbol will do.
-    for path in sorted(starts, key=lambda p: "/libc_malloc_prof.so" not in p):
-        where = f"/proc/{pid}/root{path}"
-        value = cached_symbol(where)
-        if value is not None:
-            return starts[path] - first_load(where) + value
+    found = mapped_symbol(pid, sorted(starts, key=lambda p:
+                                      "/libc_malloc_prof.so" not in p),
+                          starts, SYMBOL)
+    if found:
+        return found[1]
     # Our libc loads the profiler's library only when it profiles.
     if any(profiler_libc(f"/proc/{pid}/root{path}") for path in starts
            if "/libc.so" in path):
