@@ -53,13 +53,19 @@ def has_probes(path):
         return False
 
 
-def script(libc, seconds):
+def script(libc, seconds, me):
     return (f"usdt:{libc}:otel_memory:alloc {{ printf(\"A %d %d %lu %lu %lu"
             f" %d\\n%s\\n\", pid, tid, arg0, arg1, arg2, "
             f"curtask->real_parent->tgid, ustack(perf)); }}\n"
             f"usdt:{libc}:otel_memory:free {{ printf(\"F %d %d %lu\\n\", "
             f"pid, tid, arg0); }}\n"
             f"interval:ms:{max(1, round(seconds * 1000))} {{ exit(); }}\n"
+            # Ctrl-C: bpftrace, interrupted, would drop the events still
+            # in its buffers, such as those of a child that has just
+            # exited.  This process makes this system call instead, and
+            # bpftrace exits once it has read everything sent before it.
+            f"tracepoint:syscalls:sys_enter_getppid /pid == {me}/ "
+            "{ exit(); }\n"
             # Attached in the order given: its first tick comes once the
             # probes above are attached, and their semaphores raised.
             "interval:ms:100 { if (@ready == 0) { printf(\"ready\\n\"); "
@@ -173,9 +179,11 @@ class Events:
         self.pending = None
         self.what = f"process {pid}" if pid else f"every process on {libc}"
         self.seconds = seconds
+        self.ready = False
 
     def read(self, line):
         if line == "ready":
+            self.ready = True
             print(f"mprof: attached to {self.what} for {self.seconds} s",
                   file=sys.stderr, flush=True)
             return
@@ -230,7 +238,7 @@ def collect(pid, libc, seconds):
     cmd = ["bpftrace", "-B", "line"]
     if pid:
         cmd += ["-p", str(pid)]
-    cmd += ["-e", script(libc, seconds)]
+    cmd += ["-e", script(libc, seconds, os.getpid())]
     # Addresses only: the report names them, and bpftrace, naming each
     # frame of each event, would fall behind.
     env = dict(os.environ, BPFTRACE_NO_USER_SYMBOLS="1")
@@ -238,7 +246,8 @@ def collect(pid, libc, seconds):
                          text=True, errors="replace", env=env)
     events = Events(pid, libc, seconds)
     # Ctrl-C detaches now; what bpftrace has yet to print is still read.
-    signal.signal(signal.SIGINT, lambda *_: p.send_signal(signal.SIGINT))
+    signal.signal(signal.SIGINT, lambda *_: os.getppid() if events.ready
+                  else p.send_signal(signal.SIGINT))
     for line in p.stdout:
         events.read(line.rstrip("\n"))
     events.read("")
