@@ -77,6 +77,39 @@ def build_workloads():
         os.path.join(HERE, "prodcons.c")])
     sh(["gcc", "-O2", "-o", os.path.join(BIN, "hold"),
         os.path.join(HERE, "hold.c")])
+    build_mimalloc_bench()
+
+
+def build_mimalloc_bench():
+    """The benchmarks of mimalloc-bench that allocator comparisons quote,
+    from the copies of their sources in bench/mimalloc-bench/, with the
+    flags of its CMakeLists.txt (a Release build)."""
+    src = os.path.join(HERE, "mimalloc-bench")
+    c_old = ["gcc", "-O3", "-DNDEBUG", "-w", "-std=gnu89"]
+    for name, files, cc, flags in (
+            ("cfrac", "cfrac.c pops.c pconst.c pio.c pabs.c pneg.c pcmp.c "
+             "podd.c phalf.c padd.c psub.c pmul.c pdivmod.c psqrt.c "
+             "ppowmod.c atop.c ptoa.c itop.c utop.c ptou.c errorp.c "
+             "pfloat.c pidiv.c pimod.c picmp.c primes.c pcfrac.c pgcd.c",
+             c_old, ["-DNOMEMOPT=1", "-lm"]),
+            ("espresso", "cofactor.c cols.c compl.c contain.c cubestr.c "
+             "cvrin.c cvrm.c cvrmisc.c cvrout.c dominate.c equiv.c "
+             "espresso.c essen.c exact.c expand.c gasp.c getopt.c gimpel.c "
+             "globals.c hack.c indep.c irred.c main.c map.c matrix.c "
+             "mincov.c opo.c pair.c part.c primes.c reduce.c rows.c set.c "
+             "setc.c sharp.c sminterf.c solution.c sparse.c unate.c "
+             "utility.c verify.c", c_old, ["-lm"]),
+            ("larson", "larson.cpp", ["g++", "-O3", "-DNDEBUG", "-w"],
+             ["-DCPP=1", "-pthread"]),
+            ("xmalloc-test", "xmalloc-test.c", ["gcc", "-O3", "-DNDEBUG",
+                                                "-w"], ["-pthread"]),
+            ("mstress", "mstress.c", ["gcc", "-O3", "-DNDEBUG", "-w"],
+             ["-pthread"]),
+            ("alloc-test", "test_common.cpp allocator_tester.cpp",
+             ["g++", "-O3", "-DNDEBUG", "-w", "-std=c++17"],
+             ["-DBENCH=4", "-pthread"])):
+        sh(cc + ["-o", os.path.join(BIN, name)]
+           + [os.path.join(src, name, f) for f in files.split()] + flags)
 
 
 def cc1plus_command():
@@ -167,7 +200,43 @@ def workloads():
          "gcc's cc1plus compiling bench/real.cc (eleven standard library "
          "headers, <regex> among them, and a few templates) at -O0: CPU "
          "seconds"),
+        # mimalloc-bench's, as its bench.sh runs them, shorter where they
+        # run for a set time.
+        ("cfrac", b("cfrac", "17545186520507317056371138836327483792789528"),
+         None, "s", "mimalloc-bench's cfrac: factoring a 44-digit number "
+         "with bignums of many small blocks; CPU seconds"),
+        ("espresso", b("espresso", os.path.join(
+            HERE, "mimalloc-bench", "espresso", "largest.espresso")),
+         None, "s", "mimalloc-bench's espresso: logic minimization of its "
+         "largest input; CPU seconds"),
+        ("larson", b("larson", "1", "8", "1000", "5000", "100", "4141", "2"),
+         larson_rate, "s",
+         "mimalloc-bench's larson: 2 threads of a server, blocks of 8-1000 "
+         "bytes freed by other threads than the ones that allocated them, "
+         "1 s: seconds per 10^7 operations"),
+        ("xmalloc-test", b("xmalloc-test", "-w", "2", "-t", "1", "-s",
+                           "64"), xmalloc_rate, "s",
+         "mimalloc-bench's xmalloc-test: 2 threads allocate 64-byte blocks "
+         "that 2 others free, 1 s: seconds per 10^7 frees"),
+        ("mstress", b("mstress", "2", "50", "250"), None, "s",
+         "mimalloc-bench's mstress: 2 threads allocating, reallocating and "
+         "passing blocks of random sizes between them; CPU seconds"),
+        ("alloc-test", b("alloc-test", "1"), None, "s",
+         "mimalloc-bench's alloc-test, one thread: a simulated load of "
+         "blocks with a skewed size and lifetime distribution; CPU "
+         "seconds"),
     ]
+
+
+def larson_rate(out):
+    # "Throughput = N operations per second, ..."
+    return 1e7 / float(re.search(r"Throughput =\s*([0-9.]+)", out).group(1))
+
+
+def xmalloc_rate(out):
+    # "rtime: ..., free/sec: N M/sec"
+    m = re.search(r"free/sec:\s*([0-9.]+)\s*M", out)
+    return 10 / float(m.group(1))
 
 
 def base_env():

@@ -5,7 +5,7 @@
    otel_memory probes' semaphores, raises them first, as a consumer's
    attach does, so that libc samples for the probes.  Given "attach", asks
    its own libc to load the profiler, as mprof attach does from outside,
-   allocates until it profiles, and trims the heap.  Given "thread",
+   and allocates until it profiles.  Given "thread",
    creates a thread and joins it first.  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -47,11 +47,6 @@ attach_self (void)
       fprintf (stderr, "attach refused: %s\n", a + 1088);
       exit (2);
     }
-  /* The requests above leave the top of the heap where they leave it:
-     in this program, above the trim threshold, so that every free that
-     merges into it would call systrim, as in any process whose top lies
-     there; the runs started profiling have it below.  */
-  malloc_trim (0);
 }
 
 static void *
@@ -68,6 +63,7 @@ static long turn;
 OP (malloc32, free (malloc (32)))
 OP (calloc32, free (calloc (1, 32)))
 OP (malloc2000, free (malloc (2000)))
+OP (calloc2000, free (calloc (1, 2000)))
 OP (malloc20000, free (malloc (20000)))
 OP (malloc100000, free (malloc (100000)))
 OP (realloc, block = realloc (block, ++turn & 1 ? 48 : 64))
@@ -83,8 +79,9 @@ static const struct
   void (*fn) (void);
 } ops[] = {
   { "malloc32", op_malloc32 }, { "calloc32", op_calloc32 },
-  { "malloc2000", op_malloc2000 }, { "malloc20000", op_malloc20000 },
-  { "malloc100000", op_malloc100000 }, { "malloc1M", op_malloc1M },
+  { "malloc2000", op_malloc2000 }, { "calloc2000", op_calloc2000 },
+  { "malloc20000", op_malloc20000 }, { "malloc100000", op_malloc100000 },
+  { "malloc1M", op_malloc1M },
   { "realloc", op_realloc }, { "memalign", op_memalign },
   { "aligned_alloc", op_aligned_alloc },
   { "posix_memalign", op_posix_memalign }, { "valloc", op_valloc },
@@ -113,6 +110,15 @@ main (int argc, char **argv)
 	  || pthread_join (t, NULL) != 0)
 	return 2;
     }
+  /* Where the top of the heap lies, and the thresholds, depend on what
+     ran before: loading the profiler, or an attach, moves the top and
+     frees mmapped blocks, which raise the thresholds.  They are fixed
+     here, so that every run counts the same path: 1 MiB is mmapped,
+     100,000 bytes are not, and a free that merges into the top never
+     tries to trim it, wherever the top lies.  */
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 1 << 30);
+  mallopt (M_TOP_PAD, 128 * 1024);
   block = malloc (48);
   for (long i = 0; i < n; i++)
     fn ();

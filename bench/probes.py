@@ -133,7 +133,7 @@ def main():
     sections.replace(BEGIN, END, "\n".join(lines) + "\n")
 
 
-def count_table(script, configs, runs):
+def count_table(script, configs, runs, ops=OPS):
     """The lines of a table of instructions per operation of each entry
     point (OPS) in each of CONFIGS, (name, lib, ops.c's arguments,
     variables), those that sample the median of RUNS runs."""
@@ -144,7 +144,7 @@ def count_table(script, configs, runs):
              f"{runs} runs, since where the samples fall varies.", "",
              "| operation | " + " | ".join(c[0] for c in configs) + " |",
              "|---|" + "---:|" * len(configs)]
-    for op in OPS:
+    for op in ops:
         row = []
         for name, lib, args, extra in configs:
             n = runs if args or extra else 1

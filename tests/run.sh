@@ -13,5 +13,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh" i386
 "$top/build.sh" packages golang-go google-perftools libdevel-nytprof-perl \
   protobuf-compiler golang-github-google-pprof-dev binutils librsvg2-bin \
-  strace bpftrace debuginfod llvm
+  strace bpftrace debuginfod llvm valgrind
 exec /usr/bin/python3 "$top/tests/run.py" "$@"
