@@ -2,8 +2,8 @@
 # The benchmark command: installs what is missing, builds the patched glibc
 # (./build.sh) and, once, the same source without the patches
 # (./build.sh baseline, about 15 minutes), then runs bench/bench.py, which
-# rewrites bench/RESULTS.md and bench/results.png, then bench/dumps.py,
-# bench/realloc.py, bench/unload.py, bench/probes.py and,
+# rewrites bench/RESULTS.md and bench/results.png, then bench/costs.py,
+# bench/dumps.py, bench/realloc.py, bench/unload.py, bench/probes.py and,
 # once ./build.sh aarch64 has built it, bench/aarch64.py, which rewrite
 # their sections of bench/RESULTS.md.  Arguments go to bench/bench.py
 # (--runs N, --only WORKLOAD...).  Run it on a quiet machine.
@@ -14,6 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh" packages libjemalloc2 libgoogle-perftools4 python3-matplotlib \
   valgrind g++ binutils bpftrace
 /usr/bin/python3 "$top/bench/bench.py" "$@"
+/usr/bin/python3 "$top/bench/costs.py"
 /usr/bin/python3 "$top/bench/dumps.py"
 /usr/bin/python3 "$top/bench/realloc.py"
 /usr/bin/python3 "$top/bench/unload.py"

@@ -1171,7 +1171,10 @@ def every_entry_point_costs_what_the_readme_says():
     which costs what unset does: its fast paths are back), and in one
     that profiles at a mean so large that nothing is sampled ("counting
     only").  The tcache's fast paths cost nothing more unset: the table
-    says +0 for them, and this fails if that changes."""
+    says +0 for them, and this fails if that changes.  And a block that
+    realloc churns in place at the default mean, sampled now and then,
+    costs within an instruction of what counting alone costs: once its
+    size is not sampled again, it is an ordinary block."""
     table = readme_costs()
     check("malloc32" in table and table["malloc32"]["unset"] == "+0",
           "README's row for malloc32", "+0 unset", table.get("malloc32"))
@@ -1188,6 +1191,14 @@ def every_entry_point_costs_what_the_readme_says():
                 check(abs(got - said) <= 0.15,
                       f"{op}: instructions {config} beyond unpatched",
                       said, round(got, 2))
+        base = ops_instructions(os.path.dirname(UNPATCHED_LIBC), "realloc",
+                                {})
+        got = ops_instructions(LIB, "realloc", {
+            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out})
+        said = float(table["realloc"]["counting only"])
+        check(got - base <= said + 1,
+              "realloc in place at the default mean, beyond unpatched",
+              f"at most {said + 1}", round(got - base, 2))
 
 
 @test
