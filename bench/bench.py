@@ -534,8 +534,9 @@ def write_results(path, meta, results, close, instr, slow, samples,
     if "only" in meta:
         w.append("This run measured %s, the instruction counts, the slow "
                  "path, one sample, memory and the tracer; the other "
-                 "workloads' rows are from the run of %s.\n"
-                 % (", ".join(meta["only"]), meta["others_date"]))
+                 "workloads' rows are from the run of %s, of %d rounds.\n"
+                 % (", ".join(meta["only"]), meta["others_date"],
+                    meta["others_runs"]))
     w.append("Each configuration ran once per round, rounds alternating the "
              "configurations, %d rounds after a warm-up. The median is "
              "over rounds; the ratio is the median over rounds of the ratio "
@@ -682,7 +683,9 @@ def merge_partial(results, close, meta):
     merged_close.update({c[0]: c for c in close})
     meta = dict(meta, only=sorted(new_names),
                 others_date=old["meta"].get("others_date",
-                                            old["meta"]["date"]))
+                                            old["meta"]["date"]),
+                others_runs=old["meta"].get("others_runs",
+                                            old["meta"]["runs"]))
     return ([merged[n] for n in names if n in merged],
             [merged_close[n] for n in names if n in merged_close], meta)
 

@@ -124,6 +124,9 @@ VARIANTS["threads_bench"] = (os.path.join("..", "bench", "threads.c"), [])
 # The probes' consumers walk stacks by frame pointers.
 VARIANTS["probes"] = ("probes.c", ["-fno-omit-frame-pointer"])
 VARIANTS["probes-nofp"] = ("probes.c", ["-fomit-frame-pointer"])
+# Deep stacks walked by frame pointers, so that most of a sample is in
+# its walk.
+VARIANTS["stuck"] = ("stuck.c", ["-fno-omit-frame-pointer"])
 # A program whose malloc is its own, for mprof attach to refuse.
 VARIANTS["attach-own"] = ("attach.c", ["-DOWN_MALLOC"])
 
@@ -376,6 +379,60 @@ def no_files_when_off():
             check(os.listdir(out) == [], f"files with {env}", [],
                   os.listdir(out))
             check(p.stderr == "", "stderr", "", p.stderr)
+
+
+@test
+@both
+def dumps_go_to_the_working_directory_of_startup():
+    # The program moves in a constructor of its own, which runs after
+    # libc's, where the profiler fixes its directory (as the manual says).
+    with tempfile.TemporaryDirectory() as start, \
+            tempfile.TemporaryDirectory() as moved:
+        for sub in ("out",):
+            os.mkdir(os.path.join(start, sub))
+            os.mkdir(os.path.join(moved, sub))
+        for out, where in ((None, start), ("out", os.path.join(start, "out"))):
+            env = {"GLIBC_MALLOC_PROFILE": "1",
+                   "GLIBC_MALLOC_PROFILE_BYTES": "1", "CHDIR_TO": moved}
+            if out is not None:
+                env["GLIBC_MALLOC_PROFILE_OUT"] = out
+            p = run("chdir", [], env, cwd=start)
+            check(p.stderr == "", "stderr", "", p.stderr)
+            check(len(dump_dirs(where)) == 1,
+                  f"dumps in {where} (GLIBC_MALLOC_PROFILE_OUT={out})",
+                  "one process's", os.listdir(where))
+            for d in (moved, os.path.join(moved, "out")):
+                check(dump_dirs(d) == {}, f"dumps in {d}, where it moved",
+                      "none", os.listdir(d))
+
+
+@test
+def a_dump_waits_little_for_threads_stopped_in_a_sample():
+    # Twelve threads, each stopped for good by a signal handler, most in
+    # the middle of a sample (a walk of 60 frames is most of one): the
+    # dump at exit yields to them 100 times in all, where it yielded 100
+    # times to each, and writes every thread's profile, as it was.  Kept
+    # under the 16 arenas of two cores, so that no stopped thread holds
+    # the main thread's arena.
+    threads = 12
+    with tempfile.TemporaryDirectory() as out:
+        trace = os.path.join(out, "trace")
+        p = subprocess.run(
+            ["strace", "-f", "-qq", "-e", "trace=sched_yield", "-o", trace,
+             LOADER, "--library-path", LIB, os.path.join(BIN, "stuck"),
+             str(threads)],
+            env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                           "GLIBC_MALLOC_PROFILE_BYTES": "1",
+                           "GLIBC_MALLOC_PROFILE_OUT": out}),
+            capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, "stuck's status", 0, p.stderr)
+        with open(trace) as f:
+            yields = sum("sched_yield" in line for line in f)
+        print(f"    sched_yield calls: {yields}")
+        check(yields <= 100, "the dump's yields", "at most 100", yields)
+        heaps = [n for n in profiles(out) if not n.endswith("exited.heap")]
+        check(len(heaps) >= threads, "threads' profiles",
+              f"at least {threads}", len(heaps))
 
 
 ENTRY_SIZES = {
@@ -1174,7 +1231,7 @@ def every_entry_point_costs_what_the_readme_says():
     says +0 for them, and this fails if that changes.  And a block that
     realloc churns in place at the default mean, sampled now and then,
     costs within an instruction of what counting alone costs: once its
-    size is not sampled again, it is an ordinary block."""
+    size is not sampled again, it is an ordinary block, where it is."""
     table = readme_costs()
     check("malloc32" in table and table["malloc32"]["unset"] == "+0",
           "README's row for malloc32", "+0 unset", table.get("malloc32"))
@@ -1199,6 +1256,16 @@ def every_entry_point_costs_what_the_readme_says():
         check(got - base <= said + 1,
               "realloc in place at the default mean, beyond unpatched",
               f"at most {said + 1}", round(got - base, 2))
+        # At 4 KiB, 1.5% of its sizes are sampled, at some 700
+        # instructions each: a sampled block that kept its form within
+        # its usable size took the sampled path at every later realloc,
+        # +150.
+        got = ops_instructions(LIB, "realloc", {
+            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "4096",
+            "GLIBC_MALLOC_PROFILE_OUT": out})
+        check(got - base <= said + 20,
+              "realloc in place at a mean of 4 KiB, beyond unpatched",
+              f"at most {said + 20}", round(got - base, 2))
 
 
 @test
