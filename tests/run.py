@@ -435,6 +435,19 @@ def a_dump_waits_little_for_threads_stopped_in_a_sample():
               f"at least {threads}", len(heaps))
 
 
+@test
+@both
+def a_thread_started_before_the_profiler_is_sampled():
+    # Its first request, before libc's constructor loaded the profiler,
+    # parked its countdown a MiB away: it would have missed its 100 KB.
+    with tempfile.TemporaryDirectory() as out:
+        profile("preinit", out, mean=1)
+        n = sum(s[0] for _, samples in profiles(out).values()
+                for s in samples if s[1] == 1000)
+        check(n == 100, "samples of the early thread's 1000-byte blocks",
+              100, n)
+
+
 ENTRY_SIZES = {
     "site_malloc": 1001, "site_calloc": 1002, "site_realloc_null": 1003,
     "site_realloc_grow": 1004, "site_reallocarray": 1005,
