@@ -11,7 +11,12 @@
          block (what any process may be handed by an overflow);
    key, base, size: a real sampled block (the process must profile at
          a mean that samples a 4000-byte request) with its key, its
-         base or its size changed.  */
+         base or its size changed;
+   leaked: a real sampled block whose key is changed and whose check is
+         made anew with the secret worked out from its own check, as
+         anyone who could read one header could, had the check been a
+         keyed multiplication that can be inverted (the series' first
+         one, tcache_key's kind).  */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +25,37 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The check the series first had: the secret mixed with the header's
+   address, BASE, prev_size and size by multiplications.  */
+static const uintptr_t odd = (uintptr_t) 0x9e3779b97f4a7c15ULL;
+#define HALF (sizeof (uintptr_t) * 4)
+
+static uintptr_t
+old_sum (uintptr_t p, uintptr_t base, uintptr_t prev, uintptr_t head,
+         uintptr_t secret)
+{
+  uintptr_t h = (secret ^ p) * odd;
+  h = (h ^ base) * odd;
+  h = (h ^ prev) * odd;
+  h = (h ^ head) * odd;
+  return h ^ (h >> HALF);
+}
+
+/* The secret of old_sum, from one header's check and fields.  */
+static uintptr_t
+old_secret (uintptr_t check, uintptr_t p, uintptr_t base, uintptr_t prev,
+            uintptr_t head)
+{
+  uintptr_t inv = odd;
+  for (int i = 0; i < 6; i++)
+    inv *= 2 - odd * inv;
+  uintptr_t h = check ^ (check >> HALF);
+  h = (h * inv) ^ head;
+  h = (h * inv) ^ prev;
+  h = (h * inv) ^ base;
+  return (h * inv) ^ p;
+}
 
 /* What the forged header points to: a counter and, for BASE, a fake
    small chunk that a free would put on the tcache, writing into it.  */
@@ -35,7 +71,7 @@ main (int argc, char **argv)
 {
   if (argc != 3)
     {
-      fputs ("usage: forged odd|key|base|size free|realloc\n", stderr);
+      fputs ("usage: forged odd|key|base|size|leaked free|realloc\n", stderr);
       return 2;
     }
   const char *kind = argv[1];
@@ -77,6 +113,13 @@ main (int argc, char **argv)
         p[-1] = (uintptr_t) fake_base;
       else if (strcmp (kind, "size") == 0)
         p[1] += 4096;
+      else if (strcmp (kind, "leaked") == 0)
+        {
+          uintptr_t secret = old_secret (p[-2], (uintptr_t) p, p[-1], p[0],
+                                         p[1]);
+          p[0] = (uintptr_t) &c->counter | 1;
+          p[-2] = old_sum ((uintptr_t) p, p[-1], p[0], p[1], secret);
+        }
       else
         return 2;
     }

@@ -632,7 +632,8 @@ FORGERIES = [
     ("odd", "free", True, "free(): invalid sampled chunk"),
     ("odd", "realloc", True, "realloc(): invalid sampled chunk"),
 ] + [(kind, op, True, f"{op}(): invalid sampled chunk")
-     for kind in ("key", "base", "size") for op in ("free", "realloc")]
+     for kind in ("key", "base", "size", "leaked")
+     for op in ("free", "realloc")]
 
 
 @test
@@ -641,7 +642,9 @@ def forged_sampled_headers_abort_before_they_are_followed():
     """tests/forged forges the header free takes for a sampled block: an
     mmapped chunk header with an odd prev_size inside a large block, in
     a process that does not profile and in one that does, and a real
-    sampled block's key, base or size changed.  Each free and realloc of
+    sampled block's key, base or size changed, or its key changed and its
+    check made anew from the secret its own check gives away, had the
+    check been an invertible keyed mixing.  Each free and realloc of
     it aborts with glibc's message (the unprofiled process with the
     message unpatched glibc gives), and neither the decrement of the
     counter the header names nor the free of the block it names happens:
