@@ -437,6 +437,23 @@ def a_dump_waits_little_for_threads_stopped_in_a_sample():
 
 @test
 @both
+def a_line_of_forks_does_not_pile_up_inherited_entries():
+    # Each child frees the blocks it inherited, then samples 4000 keys of
+    # its own and forks: what the forks before it kept for their
+    # parents' blocks, about 250 KiB of entries a generation, is given
+    # back, and the last child is the size of the second.
+    with tempfile.TemporaryDirectory() as out:
+        p = profile("forkchain", out, ["12"], mean=1)
+        m = re.search(r"second (\d+) last (\d+)", p.stdout)
+        check(m is not None, "forkchain's sizes", "two", p.stdout)
+        grown = int(m[2]) - int(m[1])
+        print(f"    VmSize: second generation {m[1]} KiB, twelfth {m[2]} KiB")
+        check(grown < 512, "growth from the second generation to the "
+              "twelfth", "under 512 KiB", f"{grown} KiB")
+
+
+@test
+@both
 def a_thread_started_before_the_profiler_is_sampled():
     # Its first request, before libc's constructor loaded the profiler,
     # parked its countdown a MiB away: it would have missed its 100 KB.
