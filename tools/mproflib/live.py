@@ -35,7 +35,7 @@ SYMBOL = b"__malloc_prof_root"
 # What libc dlopens when it profiles, and exports SYMBOL.
 PROF_SONAME = b"libc_malloc_prof.so.0"
 MAGIC = b"malloc-profile\0\0"
-ROOT_VERSION = 3
+ROOT_VERSION = 4
 # The fields of the root, of struct mprof_thread (ENTRIES and FRAME_STORE
 # its two stores) and of struct mprof_entry, whose offsets the layout
 # gives.
@@ -435,16 +435,21 @@ def snapshot(pid):
     deadline = time.monotonic() + PATIENCE
     while True:
         try:
-            return snapshot_once(mem, addr, pid, maps)
+            return snapshot_once(mem, addr, pid)
         except Changed:
             if time.monotonic() > deadline:
                 raise BadInput(f"process {pid} changed its tables for "
                                f"{PATIENCE} s on end: try again")
 
 
-def snapshot_once(mem, addr, pid, maps):
+def snapshot_once(mem, addr, pid):
     root = read_root(mem, addr, pid)
     L = root["layout"]
+    # The epoch is ld.so's count of the objects it unmapped, which it
+    # raises before it unmaps one: maps read while it stays put map the
+    # samples of that epoch.
+    epoch = mem.u(root["epoch"], "<I")
+    maps = read_maps(pid)
     running, structs, at = [], [], root["threads"]
     while at and len(structs) < 1 << 20:
         structs.append(at)
@@ -493,6 +498,9 @@ def snapshot_once(mem, addr, pid, maps):
     for e in exited.entries:
         e[1] = live.get(e[4], 0)
 
+    if mem.u(root["epoch"], "<I") != epoch:
+        raise Changed
+
     def exiting():
         """Whether it began its exit dump since, or is gone."""
         try:
@@ -504,7 +512,7 @@ def snapshot_once(mem, addr, pid, maps):
                 mean=root["mean"], depth=root["depth"],
                 unwind="dwarf" if root["unwind"] == 1 else "fp",
                 dumps=root["dumps"], peak_time=root["peak_time"],
-                peak_bytes=root["peak_bytes"], epoch=root["epoch"],
+                peak_bytes=root["peak_bytes"], epoch=epoch,
                 maps=maps, threads=kept,
                 exited=exited, peak=peak, exiting=exiting)
 
