@@ -74,13 +74,23 @@ def main():
     ap.add_argument("--reuse-unpatched", action="store_true",
                     help="take the unpatched results from the tests.sum of "
                     "its last make check instead of running it again")
+    ap.add_argument("--unpatched-failed", metavar="TEST,...",
+                    help="instead of the unpatched build's results, the "
+                    "tests that failed in it, as an earlier run recorded "
+                    "them (its tests.sum gone)")
     args = ap.parse_args()
     trial = args.subdirs
     # The unpatched build ignores the profiler's variables: one run of it
     # is the baseline of both runs of the patched one.
-    unpatched = (read_sum(UNPATCHED) if args.reuse_unpatched
-                 else check(UNPATCHED, trial, {}))
     reused = ""
+    if args.unpatched_failed is not None:
+        unpatched = {t: "FAIL" for t in args.unpatched_failed.split(",") if t}
+        reused = (", the unpatched failures as given: "
+                  + (", ".join(sorted(unpatched)) or "none"))
+    elif args.reuse_unpatched:
+        unpatched = read_sum(UNPATCHED)
+    else:
+        unpatched = check(UNPATCHED, trial, {})
     if args.reuse_unpatched:
         when = datetime.datetime.fromtimestamp(
             os.path.getmtime(os.path.join(UNPATCHED, "tests.sum")))
