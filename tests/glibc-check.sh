@@ -7,7 +7,8 @@
 # list of subdirectories restricts the runs to them (a trial, whose table
 # is printed, not written);
 # --reuse-unpatched takes the unpatched build's results from its last
-# make check.
+# make check; --unpatched-failed TEST,... takes its failures as an
+# earlier run recorded them.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build.sh"

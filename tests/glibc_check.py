@@ -6,6 +6,7 @@ to tests/GLIBC-CHECK.md."""
 import argparse
 import datetime
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -62,6 +63,17 @@ def check(obj, subdirs, env):
     return read_sum(obj, subdirs)
 
 
+def fresh_testroot(obj):
+    """Install OBJ's build into the root of its test containers again:
+    make installs it once and not when libc changes, so the container
+    tests would run an earlier build's libc and ld.so (a build made
+    before struct rtld_global changed crashes them)."""
+    root = os.path.join(obj, "testroot.pristine")
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run(["make", "-C", obj, os.path.join(root, "install.stamp")],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def failed(results, subdirs):
     return {t for t, r in results.items() if r in ("FAIL", "ERROR")
             and (not subdirs or t.split("/")[0] in subdirs)}
@@ -80,6 +92,9 @@ def main():
                     "them (its tests.sum gone)")
     args = ap.parse_args()
     trial = args.subdirs
+    fresh_testroot(PATCHED)
+    if not (args.reuse_unpatched or args.unpatched_failed is not None):
+        fresh_testroot(UNPATCHED)
     # The unpatched build ignores the profiler's variables: one run of it
     # is the baseline of both runs of the patched one.
     reused = ""
