@@ -27,21 +27,23 @@ import shutil
 import struct
 import time
 
-from .profile import (FORMAT_VERSION, MAPS_VERSIONS, BadInput, list_dumps,
-                      write_build_ids)
+from . import memory
+from .profile import (FORMAT_VERSION, MAPS_VERSIONS, MEMORY_NAME, BadInput,
+                      list_dumps, write_build_ids)
 from .symbolize import elf_symbols, read_build_id
 
 SYMBOL = b"__malloc_prof_root"
 # What libc dlopens when it profiles, and exports SYMBOL.
 PROF_SONAME = b"libc_malloc_prof.so.0"
 MAGIC = b"malloc-profile\0\0"
-ROOT_VERSION = 4
+ROOT_VERSION = 5
 # The fields of the root, of struct mprof_thread (ENTRIES and FRAME_STORE
 # its two stores) and of struct mprof_entry, whose offsets the layout
 # gives.
 ROOT_FIELDS = ("gen", "threads", "exited", "peak", "dir", "exe", "maps_name",
                "mean", "depth", "unwind", "enabled", "exiting", "pid",
-               "dumps", "peak_time", "peak_bytes", "folds", "epoch")
+               "dumps", "peak_time", "peak_bytes", "folds", "epoch",
+               "malloc_layout")
 THREAD_FIELDS = ("next", "state", "seq", "tid", "entries", "frame_store",
                  "taken", "recorded", "dropped", "nfolds", "folded_at")
 ENTRY_FIELDS = ("live", "count", "size", "frames", "nframes", "folded",
@@ -513,6 +515,7 @@ def snapshot_once(mem, addr, pid):
                 unwind="dwarf" if root["unwind"] == 1 else "fp",
                 dumps=root["dumps"], peak_time=root["peak_time"],
                 peak_bytes=root["peak_bytes"], epoch=epoch,
+                malloc_layout=root["malloc_layout"], mem=mem,
                 maps=maps, threads=kept,
                 exited=exited, peak=peak, exiting=exiting)
 
@@ -654,6 +657,9 @@ def dump(pid, out=None):
     tmp = os.path.join(top, f".mprof.{pid}.request.{os.getpid()}")
     os.mkdir(tmp, 0o700)
     maps_name = snap["maps_name"] or f"mprof.{pid}.maps"
+    figures = memory.outside(pid, snap["mem"], snap["malloc_layout"],
+                             Changed)
+    figures["pid"] = pid
     number_of_maps = write_maps(os.path.join(tmp, maps_name), snap, maps_name)
     write_build_ids(tmp, lambda path, inode: process_build_id(pid, path,
                                                               inode))
@@ -673,6 +679,10 @@ def dump(pid, out=None):
                 os.unlink(path)
             write_heap(path, snap, t, kind, number, now, number_of_maps,
                        maps_name)
+        path = os.path.join(tmp, MEMORY_NAME)
+        if os.path.exists(path):
+            os.unlink(path)
+        memory.write(path, figures, number, now)
         final = os.path.join(top, f"mprof.{pid}.{number}")
         # The dump the process writes at exit is its last: none after it.
         if snap["exiting"]():

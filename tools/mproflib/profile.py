@@ -30,6 +30,19 @@ DESCRIBE = {"alloc_objects": "allocated objects",
 LIMIT = 1 << 64
 
 
+# The memory file of a dump (memory.py): its version, its name, the
+# fields of its "arena" lines in their order, and its other fields.
+MEMORY_VERSION = 1
+MEMORY_NAME = "mprof.memory"
+MEMORY_FIELDS = ("system", "resident", "in_use", "metadata", "free",
+                 "free_resident", "free_chunks", "top", "top_resident",
+                 "trim", "threads")
+MEMORY_SCALARS = {"pid", "dump", "rss", "anonymous", "mmapped",
+                  "mmapped-chunks", "mmap-threshold", "trim-threshold",
+                  "arena-max", "tcache", "tcache-chunks", "tcache-unread",
+                  "profiler"}
+
+
 class BadInput(Exception):
     """A problem with the user's input: reported in one line."""
 
@@ -282,6 +295,41 @@ def write_build_ids(directory, build_id):
         f.write("\n".join(["malloc-profile-build-ids 1"] + lines) + "\n")
 
 
+def read_memory(path):
+    """The figures of the memory file PATH: {field: value}, with
+    "arenas" a list of {field: value}, and "busy" those whose lock was
+    held too long to walk them."""
+    m = {"arenas": [], "busy": []}
+    with open(path) as f:
+        lines = f.read().split("\n")
+    if not lines[0].startswith("malloc-memory "):
+        raise BadInput(f"{path}: not a memory file")
+    version = parse_int(lines[0].split(" ", 1)[1], f"{path}: version")
+    if version != MEMORY_VERSION:
+        raise BadInput(f"{path}: memory file version {version}; this mprof "
+                       f"reads version {MEMORY_VERSION}")
+    if "end" not in lines:
+        raise BadInput(f"{path}: cut short (no end line)")
+    for n, line in enumerate(lines[1:lines.index("end")], 2):
+        name, _, rest = line.partition(" ")
+        if name == "time":
+            m["time"] = parse_int(rest.replace(".", "", 1), f"{path}:{n}") / 1e9
+        elif name == "arena":
+            values = [parse_int(v, f"{path}:{n}") for v in rest.split()]
+            if len(values) != len(MEMORY_FIELDS):
+                raise BadInput(f"{path}:{n}: an arena line of {len(values)} "
+                               f"fields, not {len(MEMORY_FIELDS)}")
+            m["arenas"].append(dict(zip(MEMORY_FIELDS, values)))
+        elif name == "arena-busy":
+            m["busy"].append(parse_int(rest, f"{path}:{n}"))
+        elif name in MEMORY_SCALARS:
+            m[name.replace("-", "_")] = parse_int(rest, f"{path}:{n}")
+    for need in ("rss", "mmapped"):
+        if need not in m:
+            raise BadInput(f"{path}: no {need} line")
+    return m
+
+
 def list_dumps(top):
     """{pid: {n: directory}} of the dumps in the profile directory TOP."""
     found = {}
@@ -319,12 +367,22 @@ class Profile:
 
     def __init__(self, inputs, dump=None, peak=False):
         paths = []
+        # {pid: the figures of its dump's memory file}.
+        self.memory = {}
         for arg in inputs:
             if os.path.isdir(arg):
                 # A process that took no sample leaves a dump of its maps
-                # alone.
-                found = [os.path.join(d, n) for d in pick_dumps(arg, dump)
+                # alone, and of its memory.
+                dirs = pick_dumps(arg, dump)
+                found = [os.path.join(d, n) for d in dirs
                          for n in sorted(os.listdir(d)) if n.endswith(".heap")]
+                for d in dirs:
+                    if (not peak and os.path.exists(os.path.join(
+                            d, MEMORY_NAME))):
+                        m = read_memory(os.path.join(d, MEMORY_NAME))
+                        self.memory[m.get("pid", 0)] = m
+                if not found and self.memory:
+                    continue
                 if not found:
                     raise BadInput(f"{arg}: no profiles (*.heap) in it: no "
                                    "sample was taken")
@@ -333,6 +391,8 @@ class Profile:
                 paths.append(arg)
             else:
                 raise BadInput(f"{arg}: no such file or directory")
+        if not paths and not self.memory:
+            raise BadInput(f"{' '.join(inputs)}: no profiles")
         threads = [read_heap(p) for p in paths]
         self.threads = [t for t in threads if (t.kind == "peak") == peak]
         if peak and not self.threads:
@@ -402,6 +462,8 @@ class DiffProfile:
         self.after = Profile(inputs, dump=b)
         self.threads = self.after.threads
         self.maps = self.after.maps
+        # Growth has no resident memory of its own.
+        self.memory = {}
         self.build_ids = {**self.before.build_ids, **self.after.build_ids}
         self.means = sorted(set(self.before.means + self.after.means))
         counts, owner = {}, {}

@@ -2,6 +2,8 @@
 
 import json
 
+from .. import memory
+
 JSON_VERSION = 2
 
 
@@ -33,4 +35,10 @@ def render(profile, sym, args):
                          for pc in sym.user_pcs(s)]}
                     for s in profile.samples],
     }
+    # Where the resident memory is: of the one process read, or summed
+    # over the processes, each also by pid.
+    parts = {pid: memory.breakdown(m) for pid, m in profile.memory.items()}
+    if parts:
+        doc["memory"] = memory.total(list(parts.values()))
+        doc["memory_by_pid"] = {str(pid): b for pid, b in parts.items()}
     return json.dumps(doc, indent=1) + "\n"

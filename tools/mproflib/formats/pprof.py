@@ -3,6 +3,7 @@
 import gzip
 import time
 
+from .. import memory
 from ..profile import SAMPLE_TYPES
 
 
@@ -129,6 +130,27 @@ def render(profile, sym, args):
         for key, value in getattr(args, "labels", {}).items():
             sample.msg(3, Proto().int(1, s(key)).int(2, s(value)))
         prof.msg(2, sample)
+    # The rest of the resident memory, as Go's proposed memory_space
+    # profile shows it: in use, one stack of one pseudo-frame per part.
+    pseudo = {}
+    for pid, m in sorted(profile.memory.items()):
+        b = memory.breakdown(m)
+        for part, name in memory.PSEUDO_FRAMES:
+            if not b[part]:
+                continue
+            if name not in pseudo:
+                lid = len(locations) + len(pseudo) + 1
+                pseudo[name] = lid
+                fid = len(functions) + len(pseudo)
+                prof.msg(5, Proto().int(1, fid).int(2, s(name))
+                         .int(3, s(name)))
+                prof.msg(4, Proto().int(1, lid).msg(4, Proto().int(1, fid)))
+            sample = Proto().packed(1, [pseudo[name]]).packed(
+                2, [b[part] if n == "inuse_space" else 0
+                    for n in SAMPLE_TYPES])
+            sample.msg(3, Proto().int(1, s("pid")).int(3, pid))
+            sample.msg(3, Proto().int(1, s("memory")).int(2, s(part)))
+            prof.msg(2, sample)
     prof.int(9, int(time.time() * 1e9))
     prof.msg(11, Proto().int(1, s("space")).int(2, s("bytes")))
     prof.int(12, profile.means[0] if len(profile.means) == 1 else 0)

@@ -3,6 +3,7 @@
 import time
 from collections import defaultdict
 
+from .. import memory
 from ..profile import DESCRIBE, Totals
 
 # Callers shown under each call site.
@@ -106,6 +107,19 @@ def header(profile):
         for pid, n, when in dumps if n] + [""]
 
 
+def memory_lines(profile):
+    """Of each process whose dump holds its memory: where its resident
+    memory is."""
+    inuse = {}
+    for s in profile.samples:
+        inuse[s.thread.pid] = inuse.get(s.thread.pid, 0) + s.inuse_space
+    out = []
+    for pid, m in sorted(profile.memory.items()):
+        out.append(f"where the resident memory of process {pid} is:")
+        out += memory.table(memory.breakdown(m), inuse.get(pid, 0)) + [""]
+    return out
+
+
 def table(found, total, sample, top):
     out = [f"top {top} call sites by estimated {DESCRIBE[sample]}:",
            f"{COLUMNS}  call site"]
@@ -124,7 +138,7 @@ def render(profile, sym, args):
     top = args.top or TOP
     total = profile.totals()
     found = sites(profile, sym)
-    out = header(profile)
+    out = header(profile) + memory_lines(profile)
     for sample in (args.sample, COUNTERPART[args.sample]):
         out += table(found, total, sample, top)
     if getattr(args, "by_process", False):
