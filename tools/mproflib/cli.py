@@ -267,10 +267,14 @@ def plot_(args):
         raise BadInput(f"{args.input}: one dump of process {series.pid}; a "
                        "plot needs two or more (GLIBC_MALLOC_PROFILE_INTERVAL,"
                        " mprof run --every, mprof dump)")
-    sym = Symbolizer()
-    sym.symbolize(series)
+    if args.memory:
+        svg = plot.render_memory(series)
+    else:
+        sym = Symbolizer()
+        sym.symbolize(series)
+        svg = plot.render(series, sym, args.top or 8)
     with open(args.output, "w") as f:
-        f.write(plot.render(series, sym, args.top or 8))
+        f.write(svg)
 
 
 def main():
@@ -343,6 +347,9 @@ def main():
                         "most dumps)")
     g.add_argument("--top", type=int, metavar="N",
                    help="call sites drawn apart (default 8)")
+    g.add_argument("--memory", action="store_true",
+                   help="the resident memory by part (in use, tcaches, "
+                        "free, top, not malloc's) instead")
     v = sub.add_parser("serve", help="serve the heap profiles of running "
                                      "processes over HTTP, as Go's "
                                      "net/http/pprof does")

@@ -1,10 +1,13 @@
 """mprof plot: the estimated in-use heap of a process over its dumps,
 stacked by call site, as an SVG a browser shows (heaptrack's and
-massif-visualizer's main view)."""
+massif-visualizer's main view); or, with --memory, its resident memory
+stacked by part, as each dump's mprof.memory splits it."""
 
 from html import escape
 
+from . import memory
 from .formats.text import human
+from .profile import BadInput
 
 WIDTH, HEIGHT = 960, 540
 LEFT, RIGHT, TOP, BOTTOM = 80, 330, 50, 60
@@ -33,6 +36,7 @@ def ticks(step, limit):
 
 
 def render(series, sym, top):
+    """The estimated in-use heap, stacked by call site."""
     sites = []                  # per dump: {site: bytes}
     for _, _, profile in series.dumps:
         per = {}
@@ -50,6 +54,35 @@ def render(series, sym, top):
     if any(other):
         layers.append(other)
         shown.append("other call sites")
+    return chart(series, shown, layers, "Estimated heap in use by call site",
+                 top)
+
+
+# The parts of the resident memory, bottom up.
+MEMORY_PARTS = (("malloc_in_use", "malloc: in use"),
+                ("tcache", "malloc: in tcaches"),
+                ("free_in_arenas_resident", "malloc: free in arenas"),
+                ("top_resident", "malloc: top chunks"),
+                ("metadata", "malloc: arena headers"),
+                ("not_malloc", "not malloc's"))
+
+
+def render_memory(series):
+    """The resident memory of the process, stacked by part."""
+    parts = [memory.breakdown(p.memory[series.pid])
+             if series.pid in p.memory else None
+             for _, _, p in series.dumps]
+    if not any(parts):
+        raise BadInput("no dump holds the process's memory (mprof.memory)")
+    layers = [[b[key] if b else 0 for b in parts] for key, _ in MEMORY_PARTS]
+    return chart(series, [name for _, name in MEMORY_PARTS], layers,
+                 "Resident memory by part", len(layers))
+
+
+def chart(series, shown, layers, title, top):
+    """LAYERS, a row of bytes per dump for each name in SHOWN, stacked
+    over the time of SERIES's dumps; the first TOP in colour."""
+    peak = {name: max(layer) for name, layer in zip(shown, layers)}
     times = [t for t, _, _ in series.dumps]
     t0 = times[0]
     xs = [t - t0 for t in times]
@@ -76,8 +109,8 @@ def render(series, sym, top):
            f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
            'font-family="sans-serif" font-size="12">',
            f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-           f'<text x="{LEFT}" y="24" font-size="16">Estimated heap in use '
-           f'by call site, process {series.pid} ({len(xs)} dumps)</text>']
+           f'<text x="{LEFT}" y="24" font-size="16">{escape(title)}, '
+           f'process {series.pid} ({len(xs)} dumps)</text>']
     for y in ticks(ystep, ymax):
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{py(y):.1f}" '
                    f'y2="{py(y):.1f}" stroke="#ddd"/>')
@@ -99,7 +132,7 @@ def render(series, sym, top):
         color = COLORS[i % len(COLORS)] if i < top else "#cccccc"
         out.append(f'<polygon points="{" ".join(points)}" fill="{color}" '
                    f'stroke="white" stroke-width="0.5"><title>'
-                   f'{escape(name)}: up to {escape(human(peak.get(name, max(layer))))}'
+                   f'{escape(name)}: up to {escape(human(peak[name]))}'
                    '</title></polygon>')
         ly = TOP + 10 + 20 * i
         out.append(f'<rect x="{WIDTH - RIGHT + 20}" y="{ly - 10}" width="12" '

@@ -343,8 +343,9 @@ def list_dumps(top):
 
 def pick_dumps(arg, dump):
     """The dump directories of ARG to read: of each process, dump DUMP,
-    or the latest.  ARG itself if it holds profiles rather than dumps."""
-    if any(n.endswith(".heap") for n in os.listdir(arg)):
+    or the latest.  ARG itself if it is a dump, holding profiles or the
+    memory of a process that took no sample."""
+    if any(n.endswith(".heap") or n == MEMORY_NAME for n in os.listdir(arg)):
         return [arg]
     found = list_dumps(arg)
     if not found:
