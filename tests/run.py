@@ -1845,7 +1845,8 @@ def hundred_thousand_short_threads_leave_bounded_files():
               "files in the profile directory", "one dump and the maps",
               names)
         inside = sorted(os.listdir(dumps[1]))
-        check(len(inside) <= 3, "files in the dump", "at most 3", inside)
+        check(len(inside) <= 4 and "mprof.memory" in inside,
+              "files in the dump", "at most 3 and the memory", inside)
         found = complete_profiles(out)
         no_drops({pid: [h for h, _ in found.values()]})
         samples = [smp for h, s in found.values() for smp in s
@@ -3393,7 +3394,12 @@ def mprof_serve_answers_as_net_http_pprof():
                            "GLIBC_MALLOC_PROFILE_BYTES": str(1 << 48),
                            "GLIBC_MALLOC_PROFILE_OUT": profiles}))
         idle.stdout.readline()
-        bad[f"/heap?pid={idle.pid}"] = 404
+        # It has its resident memory, as pseudo-frames, and no sample.
+        status, body = get(f"/heap?pid={idle.pid}")
+        pseudo = pprof_pseudo_frames(body) if status == 200 else {}
+        check(pseudo.get((idle.pid, "not_malloc"), 0) > 0,
+              "the heap of a process with no sample", "its resident memory",
+              (status, pseudo))
         for path, want in bad.items():
             status, body = get(path)
             lines = body.decode(errors="replace").splitlines()

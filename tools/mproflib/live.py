@@ -231,8 +231,8 @@ class Memory:
     def read(self, addr, n):
         try:
             data = os.pread(self.fd, n, addr)
-        except OSError:
-            # Unmapped since we read its address.
+        except (OSError, OverflowError):
+            # Unmapped since we read its address, or read torn.
             raise Changed
         if len(data) != n:
             raise Changed

@@ -84,6 +84,18 @@ def total(parts):
     return out
 
 
+def parts(profile):
+    """{pid: {part: bytes}} of the parts of PSEUDO_FRAMES in PROFILE;
+    of a growth, the later dump's less the earlier's."""
+    if hasattr(profile, "before"):
+        a, b = parts(profile.before), parts(profile.after)
+        return {pid: {k: v - a.get(pid, {}).get(k, 0) for k, v in p.items()}
+                for pid, p in b.items()}
+    return {pid: {k: b[k] for k, _ in PSEUDO_FRAMES}
+            for pid, b in ((pid, breakdown(m))
+                           for pid, m in profile.memory.items())}
+
+
 # The parts pprof shows as stacks of one pseudo-frame, with what the
 # samples estimate in use, so that the whole resident memory is seen.
 PSEUDO_FRAMES = (("tcache", "[malloc: in tcaches]"),
@@ -196,7 +208,10 @@ class Pages:
             page = start // ps
             if self.base is None or not 0 <= page - self.base < len(
                     self.present):
-                data = os.pread(self.fd, 8 * self.WINDOW, 8 * page)
+                try:
+                    data = os.pread(self.fd, 8 * self.WINDOW, 8 * page)
+                except (OSError, OverflowError):
+                    data = b""
                 self.base = page
                 self.present = [e >> 63 for e in struct.unpack(
                     f"<{len(data) // 8}Q", data)] or [0]

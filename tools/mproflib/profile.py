@@ -300,7 +300,7 @@ def read_memory(path):
     "arenas" a list of {field: value}, and "busy" those whose lock was
     held too long to walk them."""
     m = {"arenas": [], "busy": []}
-    with open(path) as f:
+    with open(path, errors="replace") as f:
         lines = f.read().split("\n")
     if not lines[0].startswith("malloc-memory "):
         raise BadInput(f"{path}: not a memory file")
@@ -463,7 +463,8 @@ class DiffProfile:
         self.after = Profile(inputs, dump=b)
         self.threads = self.after.threads
         self.maps = self.after.maps
-        # Growth has no resident memory of its own.
+        # The text and json reports give no growth of the resident
+        # memory; pprof does (memory.parts).
         self.memory = {}
         self.build_ids = {**self.before.build_ids, **self.after.build_ids}
         self.means = sorted(set(self.before.means + self.after.means))

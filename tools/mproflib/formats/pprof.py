@@ -133,8 +133,7 @@ def render(profile, sym, args):
     # The rest of the resident memory, as Go's proposed memory_space
     # profile shows it: in use, one stack of one pseudo-frame per part.
     pseudo = {}
-    for pid, m in sorted(profile.memory.items()):
-        b = memory.breakdown(m)
+    for pid, b in sorted(memory.parts(profile).items()):
         for part, name in memory.PSEUDO_FRAMES:
             if not b[part]:
                 continue
