@@ -11,6 +11,7 @@ process runs on, an arena is walked again if its top or size changed
 meanwhile, and a tcache is read as it is.
 """
 
+import bisect
 import os
 import struct
 
@@ -48,7 +49,7 @@ def breakdown(m):
         # counted whole.
         "malloc_in_use": total["in_use"] - tcache + m["mmapped"],
         "tcache": tcache,
-        # glibc's arenas have no fastbins since 2.42.
+        # glibc's malloc lost its fastbins after 2.42.
         "fastbins": 0,
         "free_in_arenas": total["free"],
         "free_in_arenas_resident": total["free_resident"],
@@ -65,6 +66,8 @@ def breakdown(m):
         "trim_threshold": m.get("trim_threshold"),
         "arena_max": m.get("arena_max") or None,
         "tcache_unread": m.get("tcache_unread", "all"),
+        # Arenas read from outside while they changed, on every try.
+        "approximate_arenas": m.get("approximate", 0),
         "arenas": [dict(a, busy=False) for a in arenas]
         + [{"system": s, "busy": True} for s in m["busy"]],
     }
@@ -122,7 +125,8 @@ def advice(b):
             f"{100 * b['free_in_arenas_resident'] / heap:.0f}% of the heap "
             f"({human(heap)}): fragmentation.  "
             f"malloc_trim (0) would give back {human(b['trim_would_release'])}"
-            " now; fewer arenas (glibc.malloc.arena_max) share the holes.")
+            " now" + ("; fewer arenas (glibc.malloc.arena_max) would share "
+                      "the holes." if len(b["arenas"]) > 1 else "."))
     arenas = len(b["arenas"])
     threads = sum(a.get("threads", 0) for a in b["arenas"])
     if arenas >= 8 and threads and arenas * 2 > threads:
@@ -135,7 +139,8 @@ def advice(b):
             f"{human(b['top_resident'])} resident in top chunks: a "
             f"glibc.malloc.trim_threshold below {human(b['trim_threshold'] or 0)}"
             " gives the top back sooner, or call malloc_trim (0).")
-    if b["trim_would_release"] > max(16 << 20, b["rss"] / 10):
+    if b["trim_would_release"] > max(16 << 20, b["rss"] / 10) and not any(
+            "malloc_trim" in line for line in out):
         out.append(
             f"malloc_trim (0) would give back {human(b['trim_would_release'])}"
             f" of the {human(b['rss'])} resident now.")
@@ -153,7 +158,7 @@ def table(b, estimate=None):
             ("malloc: in use", b["malloc_in_use"], in_use, 4),
             ("malloc: in tcaches", b["tcache"],
              "" if b["tcache_unread"] == 0 else "not every tcache read", 4),
-            ("malloc: in fastbins", b["fastbins"], "none since glibc 2.42", 4),
+            ("malloc: in fastbins", b["fastbins"], "none after glibc 2.42", 4),
             ("malloc: free in arenas", b["free_in_arenas_resident"],
              f"resident, of {human(b['free_in_arenas'])} in "
              f"{b['free_chunks']} chunks", 4),
@@ -161,8 +166,9 @@ def table(b, estimate=None):
              f"resident, of {human(b['top'])}", 4),
             ("malloc: arena headers", b["metadata"], "", 4),
             ("not malloc's", b["not_malloc"],
-             f"stacks, code, files, other maps; {human(b['profiler'])} "
-             "the profiler's", 4),
+             "stacks, code, files, other maps" + (
+                 f"; {human(b['profiler'])} the profiler's"
+                 if b["profiler"] else ""), 4),
             ("malloc_trim (0) would give back", b["trim_would_release"], "",
              2)]
     out = [f"{'':<{indent}}{name:<{36 - indent}} {human(v):>11}  {note}"
@@ -172,6 +178,9 @@ def table(b, estimate=None):
                f"{b['arena_max'] or 'default'}), mmap threshold "
                f"{human(b['mmap_threshold'] or 0)}, trim threshold "
                f"{human(b['trim_threshold'] or 0)}")
+    if b["approximate_arenas"]:
+        out.append(f"  {b['approximate_arenas']} of them read from outside "
+                   "while they changed: approximate")
     out.append(f"  {'arena':>6} {'system':>11} {'in use':>11} {'free':>11} "
                f"{'resident':>11} {'top':>11} {'trim gives':>11} threads")
     for i, a in enumerate(b["arenas"]):
@@ -201,25 +210,45 @@ class Pages:
     def close(self):
         os.close(self.fd)
 
+    def is_resident(self, page):
+        if self.base is None or not 0 <= page - self.base < len(
+                self.present):
+            try:
+                data = os.pread(self.fd, 8 * self.WINDOW, 8 * page)
+            except (OSError, OverflowError):
+                data = b""
+            self.base = page
+            self.present = [e >> 63 for e in struct.unpack(
+                f"<{len(data) // 8}Q", data)] or [0]
+        return self.present[page - self.base]
+
     def resident(self, start, end):
         """The bytes of [START, END) on resident pages."""
         ps, total = self.ps, 0
         while start < end:
             page = start // ps
-            if self.base is None or not 0 <= page - self.base < len(
-                    self.present):
-                try:
-                    data = os.pread(self.fd, 8 * self.WINDOW, 8 * page)
-                except (OSError, OverflowError):
-                    data = b""
-                self.base = page
-                self.present = [e >> 63 for e in struct.unpack(
-                    f"<{len(data) // 8}Q", data)] or [0]
-            following = min((page + 1) * ps, end)
-            if self.present[page - self.base]:
+            following = (page + 1) * ps
+            if following > end:
+                following = end
+            at = page - self.base if self.base is not None else -1
+            if (self.present[at] if 0 <= at < len(self.present)
+                    else self.is_resident(page)):
                 total += following - start
             start = following
         return total
+
+    def runs(self, start, end):
+        """The runs of resident pages in [START, END), as [a, b)."""
+        ps, run = self.ps, None
+        last = -(-end // ps)
+        for page in range(start // ps, last):
+            if self.is_resident(page):
+                run = page if run is None else run
+            elif run is not None:
+                yield run * ps, page * ps
+                run = None
+        if run is not None:
+            yield run * ps, last * ps
 
 
 def read_layout(mem, addr, pid):
@@ -248,50 +277,110 @@ def heap_end(pid):
     return None
 
 
-def walk_arena(mem, pages, L, av, brk, changed):
+class Copy:
+    """The memory MEM (live.Memory) reads, with the resident pages of
+    regions copied, a run of them a read, so that a walk of them sees the
+    process nearly at one moment.  Pages not resident are not read: the
+    read would map them.  A region that would take the copy past LIMIT
+    bytes is read where the walk asks, a chunk at a time, which is
+    faster where free chunks are few among many pages."""
+
+    LIMIT = 32 << 20
+
+    def __init__(self, mem, pages, changed):
+        self.mem, self.pages, self.changed = mem, pages, changed
+        self.starts, self.data, self.size = [], [], 0
+
+    def copy(self, start, end):
+        if end - start > self.LIMIT - self.size:
+            return
+        for a, b in self.pages.runs(start, end):
+            try:
+                data = self.mem.read(a, b - a)
+            except self.changed:
+                continue
+            i = bisect.bisect(self.starts, a)
+            self.starts.insert(i, a)
+            self.data.insert(i, data)
+            self.size += b - a
+
+    def read(self, addr, n):
+        if not self.starts:
+            return self.mem.read(addr, n)
+        i = bisect.bisect(self.starts, addr) - 1
+        if i >= 0 and addr + n <= self.starts[i] + len(self.data[i]):
+            at = addr - self.starts[i]
+            return self.data[i][at:at + n]
+        return self.mem.read(addr, n)
+
+    def u(self, addr, fmt):
+        return struct.unpack(fmt, self.read(addr, struct.calcsize(fmt)))[0]
+
+
+def walk_arena(mem, pages, L, av, brk, changed, strict):
     """One arena's figures, as the process writes them, walked from
-    outside; raises CHANGED if it changed under the walk."""
-    q = lambda a: mem.u(a, "<Q")
+    outside; raises CHANGED if it changed under the walk, if STRICT, or
+    if it changed so that the walk lost its way."""
+    live = mem
     ps = L["pagesize"]
-    raw = mem.read(av, L["state_size"])
+    raw = live.read(av, L["state_size"])
     top, = struct.unpack_from("<Q", raw, L["top"])
     system, = struct.unpack_from("<Q", raw, L["system_mem"])
     flags, = struct.unpack_from("<i", raw, L["flags"])
     a = dict.fromkeys(ARENA_FIELDS, 0)
     a["threads"], = struct.unpack_from("<Q", raw, L["attached"])
     a["system"] = system
-    topsize = q(top + 8) & ~7
+    topsize = live.u(top + 8, "<Q") & ~7
     main = av == L["main_arena"]
     mp = L["mp"]
+    # The arena's memory: its heaps, or the main arena's one region,
+    # copied before it is walked.
+    heaps = []
+    sbrk = live.u(mp + L["sbrk_base"], "<Q")
+    if main and not flags & NONCONTIGUOUS and sbrk:
+        heaps.append((sbrk, top + topsize))
+    elif not main:
+        h = top & ~(L["heap_max"] - 1)
+        for _ in range(MAX_ARENAS):
+            if not h:
+                break
+            heaps.append((h, h + live.u(h + L["heap_size"], "<Q")))
+            h = live.u(h + L["heap_prev"], "<Q")
+    mem = Copy(live, pages, changed)
+    for lo, hi in heaps:
+        if not 0 < hi - lo <= (1 << 47 if main else L["heap_max"]):
+            raise changed
+        mem.copy(lo, hi)
+    # Its bins as they are now: a thread's arena is in the copy of its
+    # first heap, the main arena just after it.
+    raw = mem.read(av, L["state_size"])
+    if strict and struct.unpack_from("<Q", raw, L["top"])[0] != top:
+        raise changed
+    q = lambda a: mem.u(a, "<Q")
 
     def region(p):
-        if not main:
-            h = p & ~(L["heap_max"] - 1)
-            return h, h + q(h + L["heap_size"])
-        sbrk = q(mp + L["sbrk_base"])
-        if not flags & NONCONTIGUOUS and sbrk:
-            return sbrk, top + topsize
+        for lo, hi in heaps:
+            if lo <= p < hi:
+                return lo, hi
+        # A chunk of a main arena in pieces, or one the walk lost.
+        if heaps:
+            raise changed
         return p, p + (q(p + 8) & ~7)
 
     def resident(p, start, end):
         lo, hi = region(p)
         return pages.resident(max(start, lo), min(end, hi))
 
-    if main:
-        lo, hi = region(top)
-        a["resident"] = pages.resident(lo, hi)
-    else:
-        h = top & ~(L["heap_max"] - 1)
-        for _ in range(MAX_ARENAS):
-            if not h:
-                break
-            start = h + L["heap_header"]
-            if q(h) == h + L["heap_header"]:
-                start = -(-(q(h) + L["state_size"] + 16) // L["alignment"]) \
+    for lo, hi in heaps:
+        a["resident"] += pages.resident(lo, hi)
+        if not main:
+            start = lo + L["heap_header"]
+            if q(lo) == lo + L["heap_header"]:
+                start = -(-(q(lo) + L["state_size"] + 16) // L["alignment"]) \
                     * L["alignment"] - 16
-            a["metadata"] += start - h
-            a["resident"] += pages.resident(h, h + q(h + L["heap_size"]))
-            h = q(h + L["heap_prev"])
+            a["metadata"] += start - lo
+    if main and not heaps:
+        a["resident"] = resident(top, top, top + topsize)
     a["top"] = topsize
     a["top_resident"] = resident(top, top, top + topsize)
     chunks = 0
@@ -300,19 +389,29 @@ def walk_arena(mem, pages, L, av, brk, changed):
         p, = struct.unpack_from("<Q", raw, L["bins"] + 16 * (i - 1) + 8)
         while p != bin_:
             chunks += 1
-            if chunks > MAX_CHUNKS:
-                raise changed
-            _, size, _, bk = struct.unpack("<4Q", mem.read(p, 32))
-            size &= ~7
+            try:
+                _, size, _, bk = struct.unpack("<4Q", mem.read(p, 32))
+                size &= ~7
+                lo, hi = region(p)
+                if chunks > MAX_CHUNKS or heaps and p + size > hi:
+                    raise changed
+            except changed:
+                # Lost in a list that changed: on the last try, the rest
+                # of the list is left out.
+                if strict:
+                    raise
+                break
             a["free"] += size
             a["free_chunks"] += 1
-            a["free_resident"] += resident(p, p, p + size)
+            a["free_resident"] += pages.resident(max(p, lo),
+                                                 min(p + size, hi))
             if (i == 1 or i >= L["page_bin"]) and size > ps - 1 + 32:
                 aligned = -(-(p + 32) // ps) * ps
                 rest = size - (aligned - p)
                 if rest > ps - 1:
-                    a["trim"] += resident(p, aligned,
-                                          aligned + (rest & ~(ps - 1)))
+                    a["trim"] += pages.resident(
+                        max(aligned, lo),
+                        min(aligned + (rest & ~(ps - 1)), hi))
             p = bk
     if main and topsize > L["minsize"] + 1:
         unit = q(mp + L["thp_pagesize"]) or ps
@@ -320,10 +419,11 @@ def walk_arena(mem, pages, L, av, brk, changed):
         end = top + topsize
         if extra and brk == -(-end // ps) * ps:
             a["trim"] += resident(top, end - extra, end)
-    a["in_use"] = system - a["top"] - a["free"] - a["metadata"]
-    # Walked while its top stayed the same.
-    if (q(av + L["top"]), q(av + L["system_mem"]), q(top + 8) & ~7) != (
-            top, system, topsize):
+    a["in_use"] = max(0, system - a["top"] - a["free"] - a["metadata"])
+    # Walked while its top stayed the same, unless it is the last try.
+    if strict and (live.u(av + L["top"], "<Q"),
+                   live.u(av + L["system_mem"], "<Q"),
+                   live.u(top + 8, "<Q") & ~7) != (top, system, topsize):
         raise changed
     return a
 
@@ -384,17 +484,18 @@ def outside(pid, mem, layout_addr, changed):
     memory is no longer mapped."""
     L = read_layout(mem, layout_addr, pid)
     q = lambda a: mem.u(a, "<Q")
-    m = {"arenas": [], "busy": []}
+    m = {"arenas": [], "busy": [], "approximate": 0}
     m.update(rollup(pid))
     pages = Pages(pid, L["pagesize"])
     try:
         brk = heap_end(pid)
         av = L["main_arena"]
         for _ in range(MAX_ARENAS):
-            for _ in range(TRIES):
+            for tries in range(TRIES, 0, -1):
                 try:
                     m["arenas"].append(walk_arena(mem, pages, L, av, brk,
-                                                  changed))
+                                                  changed, tries > 1))
+                    m["approximate"] += tries == 1
                     break
                 except changed:
                     pages.base = None
@@ -425,9 +526,9 @@ def write(path, m, number, now):
     out += ["arena " + " ".join(str(a[f]) for f in ARENA_FIELDS)
             for a in m["arenas"]]
     out += [f"arena-busy {s}" for s in m["busy"]]
-    for key in ("mmapped", "mmapped_chunks", "mmap_threshold",
-                "trim_threshold", "arena_max", "tcache", "tcache_chunks",
-                "tcache_unread", "profiler"):
+    for key in ("approximate", "mmapped", "mmapped_chunks",
+                "mmap_threshold", "trim_threshold", "arena_max", "tcache",
+                "tcache_chunks", "tcache_unread", "profiler"):
         if key in m:
             out.append(f"{key.replace('_', '-')} {m[key]}")
     out.append("end")

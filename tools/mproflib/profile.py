@@ -37,10 +37,10 @@ MEMORY_NAME = "mprof.memory"
 MEMORY_FIELDS = ("system", "resident", "in_use", "metadata", "free",
                  "free_resident", "free_chunks", "top", "top_resident",
                  "trim", "threads")
-MEMORY_SCALARS = {"pid", "dump", "rss", "anonymous", "mmapped",
-                  "mmapped-chunks", "mmap-threshold", "trim-threshold",
-                  "arena-max", "tcache", "tcache-chunks", "tcache-unread",
-                  "profiler"}
+MEMORY_SCALARS = {"pid", "dump", "rss", "anonymous", "approximate",
+                  "mmapped", "mmapped-chunks", "mmap-threshold",
+                  "trim-threshold", "arena-max", "tcache", "tcache-chunks",
+                  "tcache-unread", "profiler"}
 
 
 class BadInput(Exception):
