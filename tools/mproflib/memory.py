@@ -16,7 +16,7 @@ import os
 import struct
 
 from .profile import (MEMORY_FIELDS as ARENA_FIELDS,
-                      MEMORY_VERSION as FORMAT_VERSION, BadInput)
+                      MEMORY_VERSION as FORMAT_VERSION, BadInput, human)
 
 # libc's layout (MALLOC_PROF_M_* in malloc/malloc-prof.h).
 LAYOUT_VERSION = 1
@@ -106,13 +106,6 @@ PSEUDO_FRAMES = (("tcache", "[malloc: in tcaches]"),
                  ("top_resident", "[malloc: top chunks]"),
                  ("metadata", "[malloc: arena headers]"),
                  ("not_malloc", "[not malloc: stacks, code, files, maps]"))
-
-
-def human(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
-        n /= 1024
 
 
 def advice(b):

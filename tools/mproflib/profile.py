@@ -47,6 +47,14 @@ class BadInput(Exception):
     """A problem with the user's input: reported in one line."""
 
 
+def human(n):
+    """N bytes, in the largest binary unit below it."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+
+
 def probability(size, mean):
     """The chance that one request of SIZE bytes is sampled."""
     return -math.expm1(-size / mean)

@@ -4,7 +4,7 @@ import time
 from collections import defaultdict
 
 from .. import memory
-from ..profile import DESCRIBE, Totals
+from ..profile import DESCRIBE, Totals, human
 
 # Callers shown under each call site.
 CALLERS = 12
@@ -14,13 +14,6 @@ COUNTERPART = {"inuse_space": "inuse_objects", "inuse_objects": "inuse_space",
                "alloc_space": "alloc_objects", "alloc_objects": "alloc_space"}
 COLUMNS = (f"{'in use':>12} {'allocated':>12} {'share':>6} "
            f"{'in-use objs':>14} {'alloc objs':>14}")
-
-
-def human(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
-        n /= 1024
 
 
 def signed(n):
