@@ -148,7 +148,8 @@ def section(heaps, busy, runs):
            "", "bench/frag.c: blocks of 3000 bytes, every other one freed, "
            "a hole each.  In-process: the dump at exit, libc's walk of "
            "the arenas counted by callgrind, its mincore calls (of 512 "
-           "pages each at most) by strace -c.  From outside: `mprof dump` at the pause, median of "
+           "pages each at most) by strace -c.  From outside: `mprof "
+           "dump` at the pause, median of "
            f"{runs}, against reading the tables alone.", "",
            "| blocks | heap | walk, instructions | mincore calls | "
            "mprof dump | tables alone |",

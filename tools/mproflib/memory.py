@@ -130,8 +130,9 @@ def advice(b):
     if b["top_resident"] > 64 << 20 and b["top_resident"] > heap / 4:
         out.append(
             f"{human(b['top_resident'])} resident in top chunks: a "
-            f"glibc.malloc.trim_threshold below {human(b['trim_threshold'] or 0)}"
-            " gives the top back sooner, or call malloc_trim (0).")
+            "glibc.malloc.trim_threshold below "
+            f"{human(b['trim_threshold'] or 0)} gives the top back sooner, "
+            "or call malloc_trim (0).")
     if b["trim_would_release"] > max(16 << 20, b["rss"] / 10) and not any(
             "malloc_trim" in line for line in out):
         out.append(

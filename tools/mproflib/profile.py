@@ -321,7 +321,8 @@ def read_memory(path):
     for n, line in enumerate(lines[1:lines.index("end")], 2):
         name, _, rest = line.partition(" ")
         if name == "time":
-            m["time"] = parse_int(rest.replace(".", "", 1), f"{path}:{n}") / 1e9
+            ns = parse_int(rest.replace(".", "", 1), f"{path}:{n}")
+            m["time"] = ns / 1e9
         elif name == "arena":
             values = [parse_int(v, f"{path}:{n}") for v in rest.split()]
             if len(values) != len(MEMORY_FIELDS):
