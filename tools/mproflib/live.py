@@ -36,7 +36,7 @@ SYMBOL = b"__malloc_prof_root"
 # What libc dlopens when it profiles, and exports SYMBOL.
 PROF_SONAME = b"libc_malloc_prof.so.0"
 MAGIC = b"malloc-profile\0\0"
-ROOT_VERSION = 5
+ROOT_VERSION = 4
 # The fields of the root, of struct mprof_thread (ENTRIES and FRAME_STORE
 # its two stores) and of struct mprof_entry, whose offsets the layout
 # gives.
