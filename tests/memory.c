@@ -90,9 +90,10 @@ main (int argc, char **argv)
   int threads = 0;
   if (strcmp (layout, "frag") == 0)
     {
-      /* Every other block of 3000 bytes freed: 30 MB of holes no larger
-         than a block, between blocks in use.  */
-      fill (3000, N);
+      /* Every other block of 6000 bytes freed: 60 MB of holes between
+         blocks in use, many holding a whole page malloc_trim gives
+         back.  */
+      fill (6000, N);
       for (size_t i = 0; i < N; i += 2)
         free (blocks[i]);
     }

@@ -3922,8 +3922,8 @@ def resident_memory_is_explained_by_the_allocator():
                           later["trimmed"])
             if layout == "frag":
                 check(m["free_chunks"] >= 10000
-                      and near(m["free_in_arenas"], 10000 * 3008, 0.01),
-                      "frag: free chunks", "10000 of 3008 bytes",
+                      and near(m["free_in_arenas"], 10000 * 6016, 0.01),
+                      "frag: free chunks", "10000 of 6016 bytes",
                       (m["free_chunks"], m["free_in_arenas"]))
             elif layout == "threads":
                 check(len(arenas) == 9 and all(
