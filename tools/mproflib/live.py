@@ -657,9 +657,17 @@ def dump(pid, out=None):
     tmp = os.path.join(top, f".mprof.{pid}.request.{os.getpid()}")
     os.mkdir(tmp, 0o700)
     maps_name = snap["maps_name"] or f"mprof.{pid}.maps"
-    figures = memory.outside(pid, snap["mem"], snap["malloc_layout"],
-                             Changed)
-    figures["pid"] = pid
+    # None if the process exited meanwhile, or changed its arenas' list
+    # under every read: then the dump has no memory file.
+    figures = None
+    for _ in range(3):
+        try:
+            figures = memory.outside(pid, snap["mem"], snap["malloc_layout"],
+                                     Changed)
+            figures["pid"] = pid
+            break
+        except (Changed, OSError):
+            continue
     number_of_maps = write_maps(os.path.join(tmp, maps_name), snap, maps_name)
     write_build_ids(tmp, lambda path, inode: process_build_id(pid, path,
                                                               inode))
@@ -682,7 +690,8 @@ def dump(pid, out=None):
         path = os.path.join(tmp, MEMORY_NAME)
         if os.path.exists(path):
             os.unlink(path)
-        memory.write(path, figures, number, now)
+        if figures:
+            memory.write(path, figures, number, now)
         final = os.path.join(top, f"mprof.{pid}.{number}")
         # The dump the process writes at exit is its last: none after it.
         if snap["exiting"]():

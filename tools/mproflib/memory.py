@@ -30,7 +30,6 @@ LAYOUT = ("version", "nlayout", "main_arena", "mp", "flags", "top", "bins",
           "tcache_disabled", "stack_used", "stack_user", "thread_list")
 NONCONTIGUOUS = 2
 # Bounds on what is walked in a process that may be changing, or lying.
-MAX_CHUNKS = 1 << 24
 MAX_ARENAS = 1 << 12
 MAX_THREADS = 1 << 16
 TRIES = 5
@@ -377,17 +376,20 @@ def walk_arena(mem, pages, L, av, brk, changed, strict):
         a["resident"] = resident(top, top, top + topsize)
     a["top"] = topsize
     a["top_resident"] = resident(top, top, top + topsize)
-    chunks = 0
+    # No more free chunks than fit in the arena.
+    chunks = system // L["minsize"] + 1
     for i in range(1, L["nbins"]):
         bin_ = av + L["bins"] + 16 * (i - 1) - 16
         p, = struct.unpack_from("<Q", raw, L["bins"] + 16 * (i - 1) + 8)
+        after = bin_
         while p != bin_:
-            chunks += 1
+            chunks -= 1
             try:
-                _, size, _, bk = struct.unpack("<4Q", mem.read(p, 32))
+                _, size, fd, bk = struct.unpack("<4Q", mem.read(p, 32))
                 size &= ~7
                 lo, hi = region(p)
-                if chunks > MAX_CHUNKS or heaps and p + size > hi:
+                # Each chunk links back to the one walked before it.
+                if chunks < 0 or fd != after or heaps and p + size > hi:
                     raise changed
             except changed:
                 # Lost in a list that changed: on the last try, the rest
@@ -406,7 +408,7 @@ def walk_arena(mem, pages, L, av, brk, changed, strict):
                     a["trim"] += pages.resident(
                         max(aligned, lo),
                         min(aligned + (rest & ~(ps - 1)), hi))
-            p = bk
+            after, p = p, bk
     if main and topsize > L["minsize"] + 1:
         unit = q(mp + L["thp_pagesize"]) or ps
         extra = (topsize - L["minsize"] - 1) // unit * unit
@@ -429,14 +431,17 @@ def tcaches(mem, L, m, changed):
     nbins, small = L["tcache_bins"], L["tcache_small_bins"]
     m["tcache"] = m["tcache_chunks"] = m["tcache_unread"] = 0
     for head in (L["stack_used"], L["stack_user"]):
-        node = q(head)
+        node, before = q(head), head
         for _ in range(MAX_THREADS):
             if node == head:
                 break
             try:
                 pd = node - L["thread_list"]
                 tc = q(pd + L["tcache"])
-                node = q(node)
+                # A thread that left the list meanwhile ends the walk.
+                if q(node + 8) != before:
+                    raise changed
+                node, before = q(node), node
             except changed:
                 m["tcache_unread"] += 1
                 break
