@@ -663,7 +663,7 @@ def dump(pid, out=None):
     for _ in range(3):
         try:
             figures = memory.outside(pid, snap["mem"], snap["malloc_layout"],
-                                     Changed)
+                                     snap["maps"], Changed)
             figures["pid"] = pid
             break
         except (Changed, OSError):

@@ -261,13 +261,11 @@ def read_layout(mem, addr, pid):
     return L
 
 
-def heap_end(pid):
-    """The end of the [heap] mapping of process PID, or None."""
-    with open(f"/proc/{pid}/maps") as f:
-        for line in f:
-            if line.rstrip().endswith("[heap]"):
-                return int(line.split()[0].split("-")[1], 16)
-    return None
+def heap_end(maps):
+    """The end of the [heap] mapping in MAPS, lines of /proc/PID/maps, or
+    None."""
+    return next((int(line.split()[0].split("-")[1], 16) for line in maps
+                 if line.rstrip().endswith("[heap]")), None)
 
 
 class Copy:
@@ -477,17 +475,17 @@ def rollup(pid):
     return out
 
 
-def outside(pid, mem, layout_addr, changed):
+def outside(pid, mem, layout_addr, maps, changed):
     """The figures of mprof.memory for process PID, read from outside
     through MEM (live.Memory), whose reads raise CHANGED where the
-    memory is no longer mapped."""
+    memory is no longer mapped; MAPS are the lines of its maps."""
     L = read_layout(mem, layout_addr, pid)
     q = lambda a: mem.u(a, "<Q")
     m = {"arenas": [], "busy": [], "approximate": 0}
     m.update(rollup(pid))
     pages = Pages(pid, L["pagesize"])
     try:
-        brk = heap_end(pid)
+        brk = heap_end(maps)
         av = L["main_arena"]
         for _ in range(MAX_ARENAS):
             for tries in range(TRIES, 0, -1):
