@@ -11,6 +11,7 @@ architecture's pass is aarch64:NAME or i386:NAME.
 
 import argparse
 from collections import defaultdict
+import glob
 import gzip
 import html
 import json
@@ -128,6 +129,9 @@ VARIANTS["probes-nofp"] = ("probes.c", ["-fomit-frame-pointer"])
 # Deep stacks walked by frame pointers, so that most of a sample is in
 # its walk.
 VARIANTS["stuck"] = ("stuck.c", ["-fno-omit-frame-pointer"])
+# Each site of its own frame, none folded into another.
+VARIANTS["lifetimes"] = ("lifetimes.c", ["-fno-omit-frame-pointer",
+                                         "-fno-optimize-sibling-calls"])
 # A program whose malloc is its own, for mprof attach to refuse.
 VARIANTS["attach-own"] = ("attach.c", ["-DOWN_MALLOC"])
 
@@ -194,13 +198,13 @@ def read_profile(path):
     header, samples = {}, []
     with open(path) as f:
         lines = f.read().split("\n")
-    check(lines[0] == "malloc-profile 4", path + " first line",
-          "malloc-profile 4", lines[0])
+    check(lines[0] == "malloc-profile 5", path + " first line",
+          "malloc-profile 5", lines[0])
     check("end" in lines, path, "an end line", "none")
     for line in lines[1:lines.index("end")]:
         # The epoch lines say which maps snapshots the samples after
         # them go with: the reports' business.
-        if line.startswith("#") or line.startswith("epoch "):
+        if line.startswith(("#", "epoch ", "lifetimes ")):
             continue
         first, _, rest = line.partition(" ")
         if first.isdigit():
@@ -3544,10 +3548,10 @@ def mprof_report_rejects_bad_input_in_one_line():
             "missing": (None, ""),
             "empty": ({}, ""),
             "truncated": ({heap: text[:len(text) // 2]}, ""),
-            "version": ({heap: text.replace("malloc-profile 4",
+            "version": ({heap: text.replace("malloc-profile 5",
                                             "malloc-profile 99", 1)},
                         "version"),
-            "version 1": ({heap: text.replace("malloc-profile 4",
+            "version 1": ({heap: text.replace("malloc-profile 5",
                                               "malloc-profile 1", 1)},
                           "version 1"),
             "corrupt": ({heap: text.replace("\nend\n",
@@ -3967,6 +3971,118 @@ def resident_memory_is_explained_by_the_allocator():
                 check(titles.get(name) == pkg.memory.human(want),
                       f"{layout}: plotted {name}", pkg.memory.human(want),
                       titles)
+
+
+@test
+def lifetimes_per_site_match_known_truth():
+    """tests/lifetimes.c frees blocks of four sites after about 12 us,
+    1.2 ms and 120 ms, and from another thread after 1.2 ms, and never
+    frees those of a fifth; it measures each block's lifetime itself.
+    Dumped from outside while it pauses, and at exit: each site's median
+    is in the bucket of the median it measured, the share freed within
+    1 ms is within 4 sd of its own, only the other thread's frees are
+    flagged, and the mean age of the blocks never freed is within 10% of
+    the time since it made them.  The text report names every site, and
+    pprof's lifetime profile, filtered by avg_lifetime as tcmalloc's is,
+    keeps the 12 us site alone."""
+    mean = 4096
+    with tempfile.TemporaryDirectory() as out:
+        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
+                         "GLIBC_MALLOC_PROFILE_OUT": out,
+                         "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+        proc = subprocess.Popen([*EMULATOR, LOADER, "--library-path", LIB,
+                                 os.path.join(BIN, "lifetimes"), "3"],
+                                env=env, stdout=subprocess.PIPE, text=True)
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("kept"):
+                break
+        # mprof dump reads 64-bit processes, and not through qemu-user.
+        inside = not EMULATOR and ARCH != "i386"
+        outside = os.path.join(out, "outside")
+        if inside:
+            p = mprof("dump", str(proc.pid), "-o", outside)
+            check(p.returncode == 0, "mprof dump", "status 0", p.stderr)
+        lines += proc.stdout.readlines()
+        check(proc.wait() == 0, "lifetimes status", 0, proc.returncode)
+        truth, made = {}, None
+        for line in lines:
+            f = line.split()
+            if f[0] == "site":
+                truth[f[1]] = (int(f[3]), int(f[5]), int(f[7]))
+            elif f[0] == "never":
+                made = int(f[2]) / 1e9
+        for where in [out] + ([outside] if inside else []):
+            p = mprof("report", "--lifetimes", "--format", "json", where)
+            check(p.returncode == 0, f"{where}: report --lifetimes --format "
+                  "json", "status 0", p.stderr)
+            doc = json.loads(p.stdout)
+            found = {}
+            for site in doc["lifetimes"]:
+                for name in list(truth) + ["site_never"]:
+                    if any(fn.split()[0] == name
+                           for fn in site["functions"][:2]):
+                        found[name] = site
+            for name, (median, blocks, temporary) in truth.items():
+                site = found.get(name)
+                check(site and site["sampled_frees"] > 0, f"{where}: {name}",
+                      "sampled frees", site)
+                low, high = site["median_bucket"]
+                check(low <= median < (high or 1 << 64),
+                      f"{where}: {name} median bucket", median, (low, high))
+                other = site["other_thread_frees"]
+                expected = site["sampled_frees"] if name == "site_cross" else 0
+                check(other == expected, f"{where}: {name} frees by another "
+                      "thread", expected, other)
+            est = sum(found[n]["temporary_share"] * found[n]["estimated_frees"]
+                      for n in truth)
+            est /= sum(found[n]["estimated_frees"] for n in truth)
+            share = (sum(t[2] for t in truth.values())
+                     / sum(t[1] for t in truth.values()))
+            n = sum(found[n]["sampled_frees"] for n in truth)
+            sd = math.sqrt(share * (1 - share) / n)
+            check(abs(est - share) <= SIGMAS * sd + 1e-9,
+                  f"{where}: share freed within 1 ms", f"{share:.4f}",
+                  f"{est:.4f} (sd {sd:.4f})")
+            never = found.get("site_never")
+            check(never and never["live"] > 0 and never["sampled_frees"] == 0,
+                  f"{where}: site_never", "live samples, no frees", never)
+            heaps = glob.glob(os.path.join(where, "mprof.*.*", "*.heap"))
+            with open(heaps[0]) as f:
+                when = float(re.search(r"\ntime (\S+)", f.read())[1])
+            age = never["mean_age_ns"] / 1e9
+            check(abs(age - (when - made)) <= 0.1 * (when - made),
+                  f"{where}: mean age of the blocks never freed",
+                  f"{when - made:.3f} s", f"{age:.3f} s")
+        p = mprof("report", "--lifetimes", out)
+        for name in list(truth) + ["site_never"]:
+            check(name in p.stdout, f"report --lifetimes: {name}", "listed",
+                  p.stdout)
+        pb = os.path.join(out, "lifetimes.pb.gz")
+        p = mprof("report", "--lifetimes", "--format", "pprof", "-o", pb, out)
+        check(p.returncode == 0, "report --lifetimes --format pprof",
+              "status 0", p.stderr)
+        p = mprof("report", "--format", "pprof", "-o", pb + ".heap", out)
+        check(p.returncode == 0, "report --format pprof", "status 0",
+              p.stderr)
+        if shutil.which("go"):
+            def pprof(*args):
+                p = subprocess.run(["go", "tool", "pprof", *args],
+                                   capture_output=True, text=True,
+                                   timeout=300, env=dict(os.environ,
+                                                         HOME=out))
+                check(p.returncode == 0, f"go tool pprof {args}", "status 0",
+                      p.stderr)
+                return p.stdout
+            top = pprof("-top", "-tagfocus=avg_lifetime=:1ms", pb)
+            check("site_10us" in top and "site_1ms" not in top
+                  and "site_100ms" not in top,
+                  "pprof -tagfocus=avg_lifetime=:1ms", "site_10us alone", top)
+            # The in-use profile gives each live key its mean age.
+            top = pprof("-top", "-tagfocus=age=100ms:", pb + ".heap")
+            check("site_never" in top, "pprof -tagfocus=age=100ms:",
+                  "site_never", top)
 
 
 def mprof_package():

@@ -11,6 +11,8 @@
                [-o FILE] [--top N] [--by-thread] [--by-process]
                [--dump N | --diff A B | --peak] [--debug-dir DIR]...
   mprof report --leaks PROFILE_DIR_OR_FILES... [--top N]
+  mprof report --lifetimes PROFILE_DIR_OR_FILES... [--format text|json|pprof]
+               [-o FILE] [--top N] [--dump N]
   mprof plot PROFILE_DIR -o FILE.svg [--pid PID] [--top N]
   mprof serve [--listen ADDRESS:PORT] [--verbose]
   mprof probes (PID | --all) [--seconds N] [--out DIR]
@@ -19,7 +21,8 @@ Formats: text (default), folded, flamegraph, pprof, gperf, json.
 Sample types, as pprof names them: inuse_space (default), inuse_objects
 (still allocated when the profiles were written), alloc_space,
 alloc_objects (every allocation).  --leaks lists what was still allocated,
-by call site.  A profile directory holds numbered dumps of each process;
+by call site; --lifetimes how long blocks lived, by call site (pprof: in
+tcmalloc's lifetime profile).  A profile directory holds numbered dumps of each process;
 a report reads the latest of each unless told otherwise.  Stripped
 programs and libraries are named from their separate debug files, found
 by build ID in each --debug-dir, in /usr/lib/debug/.build-id, and on the
@@ -37,7 +40,7 @@ import sys
 import time
 
 from . import attach, live, plot, probes, serve, tree
-from .formats import FORMATS, leaks, text
+from .formats import FORMATS, leaks, lifetimes, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
 from .symbolize import Symbolizer
@@ -97,6 +100,12 @@ def report(args):
                            "--sample must be inuse_space or inuse_objects")
         if args.diff:
             raise BadInput("--leaks and --diff do not go together")
+    if args.lifetimes:
+        if args.leaks or args.diff or args.peak or args.sample:
+            raise BadInput("--lifetimes goes with none of --leaks, --diff, "
+                           "--peak and --sample")
+        if args.format not in ("text", "json", "pprof"):
+            raise BadInput("--lifetimes is a text, json or pprof report")
     if args.diff and (args.dump is not None or args.peak):
         raise BadInput("--diff compares two dumps: leave out --dump and "
                        "--peak")
@@ -110,8 +119,12 @@ def report(args):
             raise BadInput(f"--debug-dir {d}: not a directory")
     sym = Symbolizer(args.debug_dir)
     sym.symbolize(profile)
-    data = (leaks if args.leaks else FORMATS[args.format]).render(
-        profile, sym, args)
+    if args.leaks:
+        data = leaks.render(profile, sym, args)
+    elif args.lifetimes and args.format == "text":
+        data = lifetimes.render(profile, sym, args)
+    else:
+        data = FORMATS[args.format].render(profile, sym, args)
     binary = isinstance(data, bytes)
     if args.output:
         with open(args.output, "wb" if binary else "w") as f:
@@ -379,6 +392,8 @@ def main():
     p.add_argument("--leaks", action="store_true",
                    help="what was still allocated when the profiles were "
                         "written, by call site")
+    p.add_argument("--lifetimes", action="store_true",
+                   help="how long blocks lived, by call site")
     p.add_argument("-o", "--output", metavar="FILE")
     p.add_argument("--top", type=int, metavar="N",
                    help="call sites listed (default 10; --leaks: all)")

@@ -28,8 +28,8 @@ import struct
 import time
 
 from . import memory
-from .profile import (FORMAT_VERSION, MAPS_VERSIONS, MEMORY_NAME, BadInput,
-                      list_dumps, write_build_ids)
+from .profile import (BUCKETS, FORMAT_VERSION, LIMIT, MAPS_VERSIONS,
+                      MEMORY_NAME, BadInput, list_dumps, write_build_ids)
 from .symbolize import elf_symbols, read_build_id
 
 SYMBOL = b"__malloc_prof_root"
@@ -43,11 +43,11 @@ ROOT_VERSION = 4
 ROOT_FIELDS = ("gen", "threads", "exited", "peak", "dir", "exe", "maps_name",
                "mean", "depth", "unwind", "enabled", "exiting", "pid",
                "dumps", "peak_time", "peak_bytes", "folds", "epoch",
-               "malloc_layout")
+               "malloc_layout", "peak_clock", "lifetime_bounds")
 THREAD_FIELDS = ("next", "state", "seq", "tid", "entries", "frame_store",
                  "taken", "recorded", "dropped", "nfolds", "folded_at")
 ENTRY_FIELDS = ("live", "count", "size", "frames", "nframes", "folded",
-                "key_epoch")
+                "key_epoch", "born", "freed")
 # Those of 32 bits; the others are of 64, or pointers.
 NARROW = {"gen", "depth", "unwind", "enabled", "exiting", "pid", "state",
           "seq", "tid", "nframes", "key_epoch"}
@@ -57,7 +57,7 @@ LAYOUT = (("pointer_size", "root_size") + ROOT_FIELDS
           + ("thread_size",) + THREAD_FIELDS
           + ("segments", "fill", "max_segments", "first_entries",
              "first_frames", "entry_size") + ENTRY_FIELDS
-          + ("state_free", "state_live", "state_retired"))
+          + ("lifetime_buckets", "state_free", "state_live", "state_retired"))
 # How long a copy is retried while the process changes its tables.
 PATIENCE = 0.8
 
@@ -252,7 +252,8 @@ class Table:
     def __init__(self, addr, tid, state, taken, recorded, dropped, entries):
         self.addr, self.tid, self.state = addr, tid, state
         self.taken, self.recorded, self.dropped = taken, recorded, dropped
-        # [[count, live, size, frames, address, folded, epoch]]
+        # [[count, live, size, frames, address, folded, epoch, born,
+        #   [frees by lifetime bucket, then by another thread]]]
         self.entries = entries
 
 
@@ -280,34 +281,45 @@ def read_store(mem, raw, offset, first, elem, L):
     return out
 
 
+def field_width(L, f):
+    """The bytes of field F of an entry."""
+    return (4 if f in NARROW else 16 * L["lifetime_buckets"] if f == "freed"
+            else 8)
+
+
 def entry_format(L):
     """A struct format for one entry: count, live, size, frames,
-    nframes, folded, epoch, at their offsets."""
+    nframes, folded, epoch, born and freed (2 * lifetime_buckets
+    counts), at their offsets; and where each starts in an unpacked
+    entry."""
     names = ("count", "live", "size", "frames", "nframes", "folded",
-             "key_epoch")
+             "key_epoch", "born", "freed")
     fields = sorted((L[f], f) for f in names)
-    fmt, at = "<", 0
+    fmt, at, index, n = "<", 0, {}, 0
     for off, f in fields:
-        wide = f not in NARROW
-        fmt += "x" * (off - at) + ("Q" if wide else "I")
-        at = off + (8 if wide else 4)
+        width = field_width(L, f)
+        fmt += "x" * (off - at) + ("I" if width == 4 else f"{width // 8}Q")
+        at = off + width
+        index[f] = n
+        n += width // 8 if width > 4 else 1
     fmt += "x" * (L["entry_size"] - at)
-    order = [f for _, f in fields]
-    return struct.Struct(fmt), [order.index(f) for f in names]
+    return struct.Struct(fmt), [index[f] for f in names]
 
 
 def parse_table(mem, addr, raw, segments, frames, L):
-    fmt, (ci, li, si, fi, ni, xi, ei) = entry_format(L)
+    fmt, (ci, li, si, fi, ni, xi, ei, bi, di) = entry_format(L)
+    nfreed = 2 * L["lifetime_buckets"]
     entries = []
     for seg, data in segments:
         for k, e in enumerate(fmt.iter_unpack(data)):
             where, n = e[fi], e[ni]
             if n > 1024:
                 raise Changed
+            lifetimes = [e[bi], list(e[di:di + nfreed])]
             if not frames:
                 # A retired thread's: its keys are in the exited table.
                 entries.append([e[ci], e[li], e[si], (), seg + k * fmt.size,
-                                e[xi], e[ei]])
+                                e[xi], e[ei]] + lifetimes)
                 continue
             for start, block in frames:
                 if start <= where and where + 8 * n <= start + len(block):
@@ -319,7 +331,7 @@ def parse_table(mem, addr, raw, segments, frames, L):
             # And where it is, and for a retired thread, where its key
             # is in the exited table.
             entries.append([e[ci], e[li], e[si], pcs, seg + k * fmt.size,
-                            e[xi], e[ei]])
+                            e[xi], e[ei]] + lifetimes)
     t = Table(addr, *(struct.unpack_from("<i", raw, L[f])[0]
                       for f in ("tid", "state")),
               *(struct.unpack_from("<Q", raw, L[f])[0]
@@ -365,13 +377,15 @@ def check_layout(L, pid):
                        "64-bit processes only")
     store = max(L["segments"] + 8 * L["max_segments"], L["fill"] + 8)
     width = dict.fromkeys(NARROW, 4)
-    width.update(entries=store, frame_store=store)
+    width.update(entries=store, frame_store=store,
+                 freed=16 * L["lifetime_buckets"])
     fit = all(0 < L[size] <= 1 << 16
               and all(L[f] + width.get(f, 8) <= L[size] for f in fields)
               for size, fields in (("root_size", ROOT_FIELDS),
                                    ("thread_size", THREAD_FIELDS),
                                    ("entry_size", ENTRY_FIELDS)))
-    if not (fit and L["root_size"] >= 24 + 4 * len(LAYOUT)
+    if not (L["lifetime_buckets"] == BUCKETS and fit
+            and L["root_size"] >= 24 + 4 * len(LAYOUT)
             and 0 < L["max_segments"] <= 48
             and 0 < L["first_entries"] <= 1 << 20
             and 0 < L["first_frames"] <= 1 << 20
@@ -487,7 +501,8 @@ def snapshot_once(mem, addr, pid):
             raise Changed
     # The in-use count of the exited threads' keys is kept by the
     # entries of those that left blocks behind and were folded into
-    # this copy of the exited table.
+    # this copy of the exited table, and so are the births of those
+    # blocks and the frees not yet moved to the exited table.
     live = {}
     for at in structs:
         raw = mem.read(at, L["thread_size"])
@@ -496,9 +511,15 @@ def snapshot_once(mem, addr, pid):
         if state != L["state_retired"] or folded_at > folds:
             continue
         for e in read_table(mem, at, L).entries:
-            live[e[5]] = live.get(e[5], 0) + e[1]
+            n, born, freed = live.get(e[5], (0, 0, [0] * len(e[8])))
+            live[e[5]] = (n + e[1], born + e[7],
+                          [a + b for a, b in zip(freed, e[8])])
     for e in exited.entries:
-        e[1] = live.get(e[4], 0)
+        n, born, freed = live.get(e[4], (0, 0, [0] * len(e[8])))
+        e[1], e[7] = n, born
+        e[8] = [a + b for a, b in zip(e[8], freed)]
+    bounds = struct.unpack(f"<{BUCKETS - 1}Q", mem.read(
+        root["lifetime_bounds"], 8 * (BUCKETS - 1)))
 
     if mem.u(root["epoch"], "<I") != epoch:
         raise Changed
@@ -515,6 +536,8 @@ def snapshot_once(mem, addr, pid):
                 unwind="dwarf" if root["unwind"] == 1 else "fp",
                 dumps=root["dumps"], peak_time=root["peak_time"],
                 peak_bytes=root["peak_bytes"], epoch=epoch,
+                peak_clock=root["peak_clock"], clock=time.monotonic_ns(),
+                bounds=bounds,
                 malloc_layout=root["malloc_layout"], mem=mem,
                 maps=maps, threads=kept,
                 exited=exited, peak=peak, exiting=exiting)
@@ -554,8 +577,10 @@ def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
             f"unwind {snap['unwind']}", f"maps {maps_name} {snapshot_no}",
             f"taken {t.taken}", f"recorded {t.recorded}",
             f"dropped {t.dropped}"]
+    # The ages of the peak's blocks are those at the peak.
+    clock = snap["peak_clock"] if kind == "peak" else snap["clock"]
     lines, epoch = [], 0
-    for count, live, size, pcs, _, _, e in t.entries:
+    for count, live, size, pcs, _, _, e, born, freed in t.entries:
         if not count:
             continue
         # As the profiler does: each epoch's entries after its line.
@@ -564,8 +589,16 @@ def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
             epoch = e
         lines.append(f"{count} {min(live, count)} {size} "
                      + " ".join(f"{pc:#x}" for pc in pcs))
-    keys = sum(not line.startswith("epoch") for line in lines)
-    out += [f"keys {keys}", "# count live size frames..."] + lines
+        if live or any(freed):
+            # The sum of the ages is exact modulo 2^64 (mprof_mean_age).
+            age = min(((live * clock - born) % LIMIT) // live if live else 0,
+                      clock)
+            lines.append(f"lifetimes {age} " + " ".join(
+                f"{b}:{n}" for b, n in enumerate(freed) if n))
+    keys = sum(line[:1].isdigit() for line in lines)
+    out += [f"keys {keys}", "lifetime-bounds " + " ".join(
+        map(str, snap["bounds"])), "# count live size frames...",
+        "# lifetimes age bucket:freed..."] + lines
     out.append("end")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                  0o600)

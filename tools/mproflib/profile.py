@@ -12,10 +12,10 @@ import math
 import os
 import re
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Version 2 files (one directory per run, no dumps) read as one dump;
-# before version 4, samples have no epoch.
-READ_VERSIONS = ("2", "3", "4")
+# before version 4, samples have no epoch; before 5, no lifetimes.
+READ_VERSIONS = ("2", "3", "4", "5")
 DUMP_DIR = re.compile(r"mprof\.(\d+)\.(\d+)$")
 # Version 2 tags each snapshot with its epoch.
 MAPS_VERSIONS = ("1", "2")
@@ -25,6 +25,13 @@ SAMPLE_TYPES = ("alloc_objects", "alloc_space", "inuse_objects",
 DESCRIBE = {"alloc_objects": "allocated objects",
             "alloc_space": "allocated bytes",
             "inuse_objects": "in-use objects", "inuse_space": "in-use bytes"}
+# The lifetime buckets' upper bounds but the last, in ns, as the C side
+# counts them: half decades from 1 us to 1000 s, then an hour.
+LIFETIME_BOUNDS = (1000, 3162, 10000, 31623, 100000, 316228, 1000000,
+                   3162278, 10000000, 31622777, 100000000, 316227766,
+                   1000000000, 3162277660, 10000000000, 31622776602,
+                   100000000000, 316227766017, 1000000000000, 3600000000000)
+BUCKETS = len(LIFETIME_BOUNDS) + 1
 # What the C side writes is at most 64 bits wide; bounding what we read
 # keeps every estimate a finite float.
 LIMIT = 1 << 64
@@ -83,8 +90,13 @@ class Thread:
         self.peak_time = float(header.get("peak-time", 0))
         if self.kind == "exited":
             self.name = "threads that exited"
-        # [(count, live, size, (pc, ...), epoch)], stacks leaf first
+        # [(count, live, size, (pc, ...), epoch, lifetimes)], stacks leaf
+        # first; lifetimes is None or (mean age of the live samples in ns,
+        # {bucket: frees}), buckets from BUCKETS on freed by another
+        # thread than the one that made them.
         self.samples = samples
+        # The upper bounds of the lifetime buckets but the last, in ns.
+        self.bounds = header.get("lifetime-bounds", ())
 
 
 class Totals:
@@ -111,8 +123,14 @@ class Sample:
     MAPPING, the snapshot of the process's maps of its epoch, or, failing
     that, of the older snapshots in HISTORY."""
 
-    def __init__(self, thread, count, live, size, stack, epoch, history):
+    def __init__(self, thread, count, live, size, stack, epoch, history,
+                 lifetimes=None):
         p = probability(size, thread.mean)
+        # The mean age of the live samples, in ns, and the sampled frees
+        # by lifetime bucket: [same thread, other thread][bucket].
+        self.age, freed = lifetimes or (0, {})
+        self.freed = [[freed.get(side * BUCKETS + b, 0)
+                       for b in range(BUCKETS)] for side in (0, 1)]
         self.thread = thread
         self.epoch = epoch
         self.history = history
@@ -142,10 +160,25 @@ def check_version(path, line):
     if version == "1":
         raise BadInput(f"{path}: format version 1 (written by an older "
                        "profiler, without in-use data); this mprof reads "
-                       "versions 2 to 4")
+                       "versions 2 to 5")
     if version not in READ_VERSIONS:
         raise BadInput(f"{path}: format version {version!r} (unknown); this "
-                       "mprof reads versions 2 to 4")
+                       "mprof reads versions 2 to 5")
+
+
+def parse_lifetimes(path, n, value):
+    """A "lifetimes AGE BUCKET:FREES..." line's (age, {bucket: frees})."""
+    fields = value.split()
+    try:
+        age = int(fields[0])
+        freed = {int(b): int(c) for b, c in
+                 (f.split(":") for f in fields[1:])}
+    except (IndexError, ValueError):
+        raise BadInput(f"{path}:{n}: corrupt lifetimes line")
+    if not (0 <= age < LIMIT and all(0 <= b < 2 * BUCKETS and 0 < c < LIMIT
+                                     for b, c in freed.items())):
+        raise BadInput(f"{path}:{n}: corrupt lifetimes line")
+    return age, freed
 
 
 def parse_sample(path, n, line):
@@ -182,7 +215,12 @@ def read_heap(path):
             continue
         name, _, value = line.partition(" ")
         if name[:1].isdigit():
-            samples.append(parse_sample(path, n, line) + (epoch,))
+            samples.append(parse_sample(path, n, line) + (epoch, None))
+        elif name == "lifetimes":
+            # Of the sample before it.
+            if not samples or samples[-1][5] is not None:
+                raise BadInput(f"{path}:{n}: lifetimes line with no sample")
+            samples[-1] = samples[-1][:5] + (parse_lifetimes(path, n, value),)
         elif name == "epoch":
             # The samples that follow were recorded in that epoch.
             epoch = parse_int(value, f"{path}:{n}: epoch")
@@ -199,6 +237,13 @@ def read_heap(path):
     if header.get("kind", "thread") not in ("thread", "exited", "peak"):
         raise BadInput(f"{path}: unknown kind {header['kind'][:20]!r}")
     parse_int(header.get("dump", "0"), f"{path}: dump")
+    if "lifetime-bounds" in header:
+        bounds = tuple(parse_int(b, f"{path}: lifetime-bounds")
+                       for b in header["lifetime-bounds"].split())
+        if bounds != LIFETIME_BOUNDS:
+            raise BadInput(f"{path}: lifetime-bounds are not the "
+                           f"{BUCKETS} buckets this mprof reads")
+        header["lifetime-bounds"] = bounds
     for field in ("time", "peak-time"):
         try:
             if not 0 <= float(header.get(field, 0)) < 1e12:
@@ -413,11 +458,12 @@ class Profile:
         self.samples = []
         for t in self.threads:
             histories = {}
-            for count, live, size, stack, epoch in t.samples:
+            for count, live, size, stack, epoch, lifetimes in t.samples:
                 if epoch not in histories:
                     histories[epoch] = self.mapping_of(t, epoch)
                 self.samples.append(Sample(t, count, live, size, stack,
-                                           epoch, histories[epoch]))
+                                           epoch, histories[epoch],
+                                           lifetimes))
             t.history = self.mapping_of(t, None)
             t.mapping = t.history[0] if t.history else []
         self.means = sorted({t.mean for t in self.threads})

@@ -4,6 +4,8 @@ them, for `go tool pprof URL`, Parca and Grafana Alloy to scrape.
   /debug/pprof/              the processes of this user that profile
   /debug/pprof/heap?pid=N    in-use heap (pprof opens inuse_space)
   /debug/pprof/allocs?pid=N  allocations (alloc_space)
+  /debug/pprof/lifetimes?pid=N  how long blocks lived, in tcmalloc's
+                             lifetime profile (deallocated_space)
   ...&seconds=S              the growth over S seconds: two dumps, the
                              second less the first; a process that does
                              not profile is attached for them (mprof
@@ -32,7 +34,7 @@ from .formats import pprof
 from .profile import BadInput, DiffProfile, Profile
 from .symbolize import Symbolizer
 
-KINDS = {"heap": "inuse_space", "allocs": "alloc_space"}
+KINDS = {"heap": "inuse_space", "allocs": "alloc_space", "lifetimes": None}
 MAX_SECONDS = 600
 # Dumps made at once; more requests wait for a turn, and beyond
 # MAX_WAITING they are turned away.
@@ -207,7 +209,8 @@ def profile_of(pid, seconds, sample, turns):
             except BadInput as e:
                 raise HTTPError(404, f"process {pid}: {e}")
             return pprof.render(profile, sym, argparse.Namespace(
-                sample=sample, labels={"command": command_line(pid)}))
+                sample=sample, lifetimes=sample is None,
+                labels={"command": command_line(pid)}))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -246,9 +249,12 @@ class Handler(BaseHTTPRequestHandler):
                 if path.startswith("/debug/pprof/") else None
             if kind not in KINDS:
                 raise HTTPError(404, f"no profile at {url.path[:80]!r}: "
-                                "/debug/pprof/heap and /debug/pprof/allocs "
-                                "are served")
+                                "/debug/pprof/heap, /debug/pprof/allocs and "
+                                "/debug/pprof/lifetimes are served")
             pid, seconds = parse_query(url.query)
+            if seconds and kind == "lifetimes":
+                raise HTTPError(400, "lifetimes are counted from the start:"
+                                " no seconds")
             if not self.server.waiting.acquire(blocking=False):
                 raise HTTPError(503, "too many requests at once")
             try:
@@ -286,7 +292,8 @@ class Handler(BaseHTTPRequestHandler):
         rows = "".join(
             f"<tr><td>{pid}</td><td>{html.escape(command_line(pid))}</td>"
             f'<td><a href="heap?pid={pid}">heap</a> '
-            f'<a href="allocs?pid={pid}">allocs</a></td></tr>\n'
+            f'<a href="allocs?pid={pid}">allocs</a> '
+            f'<a href="lifetimes?pid={pid}">lifetimes</a></td></tr>\n'
             for pid in profiling_pids())
         return ("<!DOCTYPE html>\n<html><head><title>/debug/pprof/</title>"
                 "</head><body>\n<p>Processes that profile their heap:</p>\n"

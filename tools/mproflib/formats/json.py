@@ -3,6 +3,8 @@
 import json
 
 from .. import memory
+from . import lifetimes
+from ..profile import LIFETIME_BOUNDS
 
 JSON_VERSION = 2
 
@@ -27,6 +29,7 @@ def render(profile, sym, args):
                      "estimated_bytes": s.alloc_space,
                      "estimated_inuse_objects": s.inuse_objects,
                      "estimated_inuse_bytes": s.inuse_space,
+                     "mean_age_ns": s.age,
                      "functions": [f.function for f in sym.stack(s)],
                      "stack": [{"pc": f"{pc:#x}", "frames": [
                          {"function": f.function, "file": f.file,
@@ -35,6 +38,10 @@ def render(profile, sym, args):
                          for pc in sym.user_pcs(s)]}
                     for s in profile.samples],
     }
+    # How long blocks lived, by call site.
+    doc["lifetime_bounds_ns"] = list(LIFETIME_BOUNDS)
+    doc["lifetimes"] = [lifetimes.as_json(site, v) for site, v in
+                        lifetimes.sites(profile, sym).items()]
     # Where the resident memory is: of the one process read, or summed
     # over the processes, each also by pid.
     parts = {pid: memory.breakdown(m) for pid, m in profile.memory.items()}

@@ -4,7 +4,17 @@ import gzip
 import time
 
 from .. import memory
-from ..profile import SAMPLE_TYPES
+from ..profile import BUCKETS, SAMPLE_TYPES, probability
+from .lifetimes import bucket_bounds
+
+# tcmalloc's lifetime profile (ProfileType::kLifetimes), as its
+# profile_builder.cc writes it: these sample types, a period type of
+# space in bytes, deallocated_space shown by default.
+LIFETIME_TYPES = (("allocated_objects", "count"), ("allocated_space", "bytes"),
+                  ("deallocated_objects", "count"),
+                  ("deallocated_space", "bytes"),
+                  ("censored_allocated_objects", "count"),
+                  ("censored_allocated_space", "bytes"))
 
 
 class Proto:
@@ -43,6 +53,56 @@ class Proto:
         return self.bytes(field, data)
 
 
+def heap_rows(profile):
+    """(sample, values, labels) of a heap profile: each key's estimates,
+    and the mean age of its blocks still allocated."""
+    for smp in profile.samples:
+        labels = [("bytes", smp.size, "")]
+        if smp.live:
+            labels.append(("age", round(smp.age), "nanoseconds"))
+        yield smp, [round(getattr(smp, n)) for n in SAMPLE_TYPES], labels
+
+
+def lifetime_rows(profile):
+    """(sample, values, labels) of a lifetime profile, as tcmalloc writes
+    one: for each key, lifetime bucket and whether the thread that freed
+    the blocks made them, an allocation and a deallocation of the same
+    callstack-pair-id, with the bucket's bounds for min_lifetime and
+    max_lifetime and its geometric middle for avg_lifetime; and for the
+    blocks still allocated, a censored allocation whose avg_lifetime is
+    their mean age.  tcmalloc's deallocation has the stack of the free,
+    which is not recorded here: it has that of the allocation."""
+    pair = 0
+    for smp in profile.samples:
+        w = 1 / probability(smp.size, smp.thread.mean)
+        base = [("bytes", smp.size, "bytes"), ("request", smp.size, "bytes")]
+        for side, active in ((0, "same"), (1, "different")):
+            for b in range(BUCKETS):
+                n = smp.freed[side][b]
+                if not n:
+                    continue
+                pair += 1
+                low, high = bucket_bounds(b)
+                high = high or 2 * low
+                labels = base + [
+                    ("callstack-pair-id", pair, "count"),
+                    ("avg_lifetime", round((max(low, 1) * high) ** 0.5),
+                     "nanoseconds"),
+                    ("min_lifetime", low, "nanoseconds"),
+                    ("max_lifetime", high, "nanoseconds"),
+                    ("active thread", active, None)]
+                objects, space = round(n * w), round(n * w * smp.size)
+                yield smp, [objects, space, 0, 0, 0, 0], labels
+                yield smp, [0, 0, objects, space, 0, 0], labels
+        if smp.live:
+            pair += 1
+            yield smp, [0, 0, 0, 0, round(smp.inuse_objects),
+                        round(smp.inuse_space)], base + [
+                ("callstack-pair-id", pair, "count"),
+                ("avg_lifetime", round(smp.age), "nanoseconds"),
+                ("active thread", "none", None)]
+
+
 def render(profile, sym, args):
     strings = {"": 0}
 
@@ -50,8 +110,11 @@ def render(profile, sym, args):
         return strings.setdefault(text, len(strings))
 
     prof = Proto()
-    for name in SAMPLE_TYPES:
-        unit = "bytes" if name.endswith("_space") else "count"
+    lifetimes = getattr(args, "lifetimes", False)
+    types = (LIFETIME_TYPES if lifetimes else
+             [(name, "bytes" if name.endswith("_space") else "count")
+              for name in SAMPLE_TYPES])
+    for name, unit in types:
         prof.msg(1, Proto().int(1, s(name)).int(2, s(unit)))
     mappings, locations, functions = {}, {}, {}
     # Mappings whose frames are left for the reader to name by build ID:
@@ -117,11 +180,16 @@ def render(profile, sym, args):
             prof.msg(4, loc)
         return locations[key]
 
-    for smp in profile.samples:
+    rows = lifetime_rows(profile) if lifetimes else heap_rows(profile)
+    for smp, values, labels in rows:
         lids = [location_id(pc, smp) for pc in sym.user_pcs(smp)]
-        sample = Proto().packed(1, lids).packed(
-            2, [round(getattr(smp, name)) for name in SAMPLE_TYPES])
-        sample.msg(3, Proto().int(1, s("bytes")).int(3, smp.size))
+        sample = Proto().packed(1, lids).packed(2, values)
+        for key, value, unit in labels:
+            if unit is None:
+                sample.msg(3, Proto().int(1, s(key)).int(2, s(value)))
+            else:
+                sample.msg(3, Proto().int(1, s(key)).int(3, value)
+                           .int(4, s(unit) if unit else 0))
         sample.msg(3, Proto().int(1, s("thread")).int(3, smp.thread.tid))
         sample.msg(3, Proto().int(1, s("pid")).int(3, smp.thread.pid))
         if smp.thread.exe:
@@ -133,7 +201,7 @@ def render(profile, sym, args):
     # The rest of the resident memory, as Go's proposed memory_space
     # profile shows it: in use, one stack of one pseudo-frame per part.
     pseudo = {}
-    for pid, b in sorted(memory.parts(profile).items()):
+    for pid, b in sorted(() if lifetimes else memory.parts(profile).items()):
         for part, name in memory.PSEUDO_FRAMES:
             if not b[part]:
                 continue
@@ -152,9 +220,12 @@ def render(profile, sym, args):
             prof.msg(2, sample)
     prof.int(9, int(time.time() * 1e9))
     prof.msg(11, Proto().int(1, s("space")).int(2, s("bytes")))
-    prof.int(12, profile.means[0] if len(profile.means) == 1 else 0)
-    # What pprof opens by default, as for Go's heap profiles.
-    prof.int(14, s(args.sample))
+    if lifetimes:
+        prof.int(14, s("deallocated_space"))
+    else:
+        prof.int(12, profile.means[0] if len(profile.means) == 1 else 0)
+        # What pprof opens by default, as for Go's heap profiles.
+        prof.int(14, s(args.sample))
     for text in strings:
         prof.bytes(6, text.encode())
     return gzip.compress(bytes(prof.buf))
