@@ -3974,6 +3974,7 @@ def resident_memory_is_explained_by_the_allocator():
 
 
 @test
+@both
 def lifetimes_per_site_match_known_truth():
     """tests/lifetimes.c frees blocks of four sites after about 12 us,
     1.2 ms and 120 ms, and from another thread after 1.2 ms, and never
