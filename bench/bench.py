@@ -623,7 +623,7 @@ def write_results(path, meta, results, close, instr, slow, samples,
              "all held at once, then its resident set size (medians of %d "
              "runs). What profiling adds is measured against the same "
              "allocator unprofiled, and given as a share of the 1 GiB held."
-             " Ours adds, per sampled block, the 32 bytes in front of it "
+             " Ours adds, per sampled block, the 48 bytes in front of it "
              "(see malloc/malloc-prof-sampled.c), and per call site an entry "
              "of its thread's table.\n" % meta["runs"])
     w.append("| allocator | configuration | RSS (KiB) | added (KiB) | "
