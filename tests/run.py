@@ -576,8 +576,9 @@ def in_use_is_exact_when_every_block_is_sampled():
         # --leaks: exactly the sites that hold blocks, largest first.
         r = mprof("report", "--leaks", out)
         check(r.returncode == 0, "mprof report --leaks", 0, r.stderr)
-        listed = re.findall(r"^\s*\S+ \S+\s+[\d,]+\s+\d+\s+(site_\w+)",
-                            r.stdout, re.M)
+        listed = re.findall(
+            r"^\s*\S+ \S+\s+[\d,]+\s+\d+\s+\S+\s+(site_\w+)", r.stdout,
+            re.M)
         want = sorted((n for n, v in found.items() if v[2]),
                       key=lambda n: -found[n][2] * found[n][3])
         check(listed == want, "sites --leaks lists", want, listed)
@@ -3348,6 +3349,20 @@ def mprof_serve_answers_as_net_http_pprof():
         got = sites["hold_site"][3]
         check(abs(got - hold * size) <= bound(hold, size, mean),
               "hold_site in use", hold * size, got)
+        # Its lifetimes, as tcmalloc's lifetime profile: the blocks it
+        # holds are censored, of their age.
+        p = subprocess.run(["go", "tool", "pprof", "-raw",
+                            f"{base}/lifetimes?pid={target.pid}"],
+                           capture_output=True, text=True, timeout=300,
+                           env=clean_env({"PPROF_TMPDIR":
+                                          tempfile.gettempdir()}))
+        check(p.returncode == 0, "go tool pprof -raw .../lifetimes",
+              "status 0", p.stderr[-300:])
+        check("deallocated_space/bytes censored_allocated_objects/count"
+              in p.stdout and "hold_site" in p.stdout
+              and "avg_lifetime:[" in p.stdout, "lifetimes",
+              "tcmalloc's sample types, hold_site, avg_lifetime",
+              p.stdout[:600])
         # The growth over two seconds, in which the service grows by K.
         k, result = 3000, {}
         t = threading.Thread(target=lambda: result.update(
@@ -3389,7 +3404,8 @@ def mprof_serve_answers_as_net_http_pprof():
                "/heap?seconds=1e9": 400, "/heap?what=1": 400,
                f"/heap?pid={target.pid}&pid=1": 400, "/heap?%zz": 400,
                "/goroutine": 404, f"/heap?pid={os.getpid()}": 404,
-               f"/heap?pid={target.pid}&debug=1": 400}
+               f"/heap?pid={target.pid}&debug=1": 400,
+               f"/lifetimes?pid={target.pid}&seconds=1": 400}
         # A process that profiles and has taken no sample yet.
         idle = subprocess.Popen(
             [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
@@ -3719,7 +3735,8 @@ def mprof_report_in_use_and_leaks_from_handmade_profile():
         # --leaks: the sites with samples still live, most bytes first.
         text = report("--leaks")
         rows = [m.groups() for m in re.finditer(
-            r"^ *([\d.]+ [KMGT]?i?B) +([\d,]+) +(\d+)  (\S+)$", text, re.M)]
+            r"^ *([\d.]+ [KMGT]?i?B) +([\d,]+) +(\d+) +\S+  (\S+)$", text,
+            re.M)]
         order = sorted(per_site, key=lambda st: -per_site[st][2])
         expected = [(f"{per_site[st][1]:,.0f}", str(per_site[st][0]),
                      f"{st[0]:#x}") for st in order]
@@ -4096,8 +4113,8 @@ def mprof_package():
 
 
 def render_all(pkg, prof, sym, sample, skip=()):
-    """Every format but those in SKIP, and the leaks report, with SAMPLE
-    as mprof report would pass it."""
+    """Every format but those in SKIP, and the leaks and lifetimes
+    reports, with SAMPLE as mprof report would pass it."""
     args = argparse.Namespace(top=5, by_thread=True, sample=sample)
     for name, fmt in pkg.formats.FORMATS.items():
         if name not in skip:
@@ -4105,13 +4122,17 @@ def render_all(pkg, prof, sym, sample, skip=()):
     pkg.formats.leaks.render(prof, sym, argparse.Namespace(
         top=None, sample=sample if sample.startswith("inuse_")
         else "inuse_space"))
+    pkg.formats.lifetimes.render(prof, sym, argparse.Namespace(top=None))
+    pkg.formats.pprof.render(prof, sym, argparse.Namespace(
+        sample=sample, lifetimes=True))
 
 
 @test
 def mprof_reader_survives_mutated_profiles():
     """3000 mutated profiles: each is read or rejected with BadInput,
     never a traceback, in every format with every sample type and in
-    the leaks report; the whole run is bounded by its time."""
+    the leaks and lifetimes reports; the whole run is bounded by its
+    time."""
     pkg = mprof_package()
     # Symbolizer looks both up in its module's globals: replace them
     # there.
