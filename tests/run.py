@@ -419,7 +419,10 @@ def a_dump_waits_little_for_threads_stopped_in_a_sample():
     # dump at exit yields to them 100 times in all, where it yielded 100
     # times to each, and writes every thread's profile, as it was.  Kept
     # under the 16 arenas of two cores, so that no stopped thread holds
-    # the main thread's arena.
+    # the main thread's arena.  Some are stopped holding their arena's
+    # lock (a sampled block of 1000 bytes is too large for the tcache):
+    # the walk of malloc's memory yields to them 100 times in all more,
+    # where it yielded 100 times to each arena.
     threads = 12
     with tempfile.TemporaryDirectory() as out:
         trace = os.path.join(out, "trace")
@@ -435,7 +438,7 @@ def a_dump_waits_little_for_threads_stopped_in_a_sample():
         with open(trace) as f:
             yields = sum("sched_yield" in line for line in f)
         print(f"    sched_yield calls: {yields}")
-        check(yields <= 100, "the dump's yields", "at most 100", yields)
+        check(yields <= 200, "the dump's yields", "at most 200", yields)
         heaps = [n for n in profiles(out) if not n.endswith("exited.heap")]
         check(len(heaps) >= threads, "threads' profiles",
               f"at least {threads}", len(heaps))
@@ -3617,7 +3620,7 @@ HANDMADE = {
 }
 
 
-def write_handmade(out, version=4, live=True):
+def write_handmade(out, version=5, live=True):
     """HANDMADE's profiles in OUT, without maps: the reports show each
     PC as it is.  LIVE false: nothing was still allocated."""
     for tid, keys in HANDMADE.items():

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import struct
+from itertools import compress
 import time
 
 from . import memory
@@ -60,6 +61,11 @@ LAYOUT = (("pointer_size", "root_size") + ROOT_FIELDS
           + ("lifetime_buckets", "state_free", "state_live", "state_retired"))
 # How long a copy is retried while the process changes its tables.
 PATIENCE = 0.8
+# An entry's counts of frees by lifetime bucket, both halves, and their
+# indexes.
+FREED = struct.Struct(f"<{2 * BUCKETS}Q")
+NO_FREES = bytes(FREED.size)
+BUCKET_INDEX = range(2 * BUCKETS)
 
 
 class Changed(Exception):
@@ -290,32 +296,38 @@ def field_width(L, f):
 def entry_format(L):
     """A struct format for one entry: count, live, size, frames,
     nframes, folded, epoch, born and freed (2 * lifetime_buckets
-    counts), at their offsets; and where each starts in an unpacked
-    entry."""
+    counts, as bytes, unpacked only where not all zero), at their
+    offsets; and where each is in an unpacked entry."""
     names = ("count", "live", "size", "frames", "nframes", "folded",
              "key_epoch", "born", "freed")
     fields = sorted((L[f], f) for f in names)
     fmt, at, index, n = "<", 0, {}, 0
     for off, f in fields:
         width = field_width(L, f)
-        fmt += "x" * (off - at) + ("I" if width == 4 else f"{width // 8}Q")
+        fmt += "x" * (off - at) + ("I" if width == 4 else "Q" if width == 8
+                                   else f"{width}s")
         at = off + width
         index[f] = n
-        n += width // 8 if width > 4 else 1
+        n += 1
     fmt += "x" * (L["entry_size"] - at)
     return struct.Struct(fmt), [index[f] for f in names]
 
 
+def add_freed(a, b):
+    """The sums of the counts of frees A and B, as an entry holds them."""
+    return FREED.pack(*((x + y) % LIMIT for x, y in
+                        zip(FREED.unpack(a), FREED.unpack(b))))
+
+
 def parse_table(mem, addr, raw, segments, frames, L):
     fmt, (ci, li, si, fi, ni, xi, ei, bi, di) = entry_format(L)
-    nfreed = 2 * L["lifetime_buckets"]
     entries = []
     for seg, data in segments:
         for k, e in enumerate(fmt.iter_unpack(data)):
             where, n = e[fi], e[ni]
             if n > 1024:
                 raise Changed
-            lifetimes = [e[bi], list(e[di:di + nfreed])]
+            lifetimes = [e[bi], e[di]]
             if not frames:
                 # A retired thread's: its keys are in the exited table.
                 entries.append([e[ci], e[li], e[si], (), seg + k * fmt.size,
@@ -511,13 +523,14 @@ def snapshot_once(mem, addr, pid):
         if state != L["state_retired"] or folded_at > folds:
             continue
         for e in read_table(mem, at, L).entries:
-            n, born, freed = live.get(e[5], (0, 0, [0] * len(e[8])))
+            n, born, freed = live.get(e[5], (0, 0, None))
             live[e[5]] = (n + e[1], born + e[7],
-                          [a + b for a, b in zip(freed, e[8])])
+                          e[8] if freed is None else add_freed(freed, e[8]))
     for e in exited.entries:
-        n, born, freed = live.get(e[4], (0, 0, [0] * len(e[8])))
+        n, born, freed = live.get(e[4], (0, 0, None))
         e[1], e[7] = n, born
-        e[8] = [a + b for a, b in zip(e[8], freed)]
+        if freed is not None:
+            e[8] = add_freed(e[8], freed)
     bounds = struct.unpack(f"<{BUCKETS - 1}Q", mem.read(
         root["lifetime_bounds"], 8 * (BUCKETS - 1)))
 
@@ -589,12 +602,13 @@ def write_heap(path, snap, t, kind, number, now, snapshot_no, maps_name):
             epoch = e
         lines.append(f"{count} {min(live, count)} {size} "
                      + " ".join(f"{pc:#x}" for pc in pcs))
-        if live or any(freed):
+        if live or freed != NO_FREES:
             # The sum of the ages is exact modulo 2^64 (mprof_mean_age).
             age = min(((live * clock - born) % LIMIT) // live if live else 0,
                       clock)
+            n = FREED.unpack(freed)
             lines.append(f"lifetimes {age} " + " ".join(
-                f"{b}:{n}" for b, n in enumerate(freed) if n))
+                [f"{b}:{n[b]}" for b in compress(BUCKET_INDEX, n)]))
     keys = sum(line[:1].isdigit() for line in lines)
     out += [f"keys {keys}", "lifetime-bounds " + " ".join(
         map(str, snap["bounds"])), "# count live size frames...",
