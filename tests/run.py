@@ -3361,8 +3361,8 @@ def mprof_serve_answers_as_net_http_pprof():
                                           tempfile.gettempdir()}))
         check(p.returncode == 0, "go tool pprof -raw .../lifetimes",
               "status 0", p.stderr[-300:])
-        check("deallocated_space/bytes censored_allocated_objects/count"
-              in p.stdout and "hold_site" in p.stdout
+        check("deallocated_space/bytes[dflt] censored_allocated_objects/"
+              "count" in p.stdout and "hold_site" in p.stdout
               and "avg_lifetime:[" in p.stdout, "lifetimes",
               "tcmalloc's sample types, hold_site, avg_lifetime",
               p.stdout[:600])
