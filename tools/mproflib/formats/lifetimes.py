@@ -31,6 +31,7 @@ class Site:
         # or another [1], and the requests they stand for.
         self.frees = [[0] * BUCKETS for _ in range(2)]
         self.weighted = [[0.0] * BUCKETS for _ in range(2)]
+        self.freed_space = 0.0
         self.live = 0
         self.inuse_objects = 0.0
         self.inuse_space = 0.0
@@ -42,6 +43,7 @@ class Site:
             for b, n in enumerate(s.freed[side]):
                 self.frees[side][b] += n
                 self.weighted[side][b] += n * w
+                self.freed_space += n * w * s.size
         self.live += s.live
         self.inuse_objects += s.inuse_objects
         self.inuse_space += s.inuse_space
@@ -133,6 +135,7 @@ def as_json(site, v):
     share, sd = v.temporary()
     return {"functions": list(site), "sampled_frees": v.sampled_frees,
             "estimated_frees": v.freed_objects,
+            "estimated_freed_bytes": v.freed_space,
             "median_bucket": bucket_bounds(v.quantile(0.5))
             if v.sampled_frees else None,
             "p90_bucket": bucket_bounds(v.quantile(0.9))
@@ -157,8 +160,8 @@ def render(profile, sym, args):
         return ("no lifetimes: no sampled block was freed or still allocated"
                 f" (sampling mean {means} bytes; dumps before format 5 "
                 "have none)\n")
-    # The sites with most frees first, then those holding most.
-    found.sort(key=lambda kv: (-kv[1].freed_objects, -kv[1].inuse_space,
+    # The sites that freed the most bytes first, then those holding most.
+    found.sort(key=lambda kv: (-kv[1].freed_space, -kv[1].inuse_space,
                                kv[0]))
     shown = found[:args.top]
     frees = sum(v.sampled_frees for _, v in found)
