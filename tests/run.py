@@ -2280,6 +2280,15 @@ def attach_switches_the_profiler_on_and_off_in_a_running_process():
               "output", expected, stdout)
         by_pid = by_process(out)
         attached_sites_match_truth(by_pid, stdout, p.pid, mean, "exit dump")
+        # The lifetimes of the blocks sampled while attached.
+        r = mprof("report", "--lifetimes", "--format", "json", out)
+        check(r.returncode == 0, "report --lifetimes", "status 0", r.stderr)
+        lifetimes = json.loads(r.stdout)["lifetimes"]
+        frees = sum(site["sampled_frees"] for site in lifetimes)
+        ages = [site["mean_age_ns"] for site in lifetimes if site["live"]]
+        check(frees > 0 and ages and all(ages), "lifetimes while attached",
+              "sampled frees, and ages of the blocks still live",
+              (frees, ages))
         if ARCH == "x86_64":
             # The child's samples are in its own exit dump only.
             child = next(pid for pid in by_pid if pid != p.pid)
