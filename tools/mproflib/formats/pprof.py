@@ -58,7 +58,8 @@ def heap_rows(profile):
     and the mean age of its blocks still allocated."""
     for smp in profile.samples:
         labels = [("bytes", smp.size, "")]
-        if smp.live:
+        # Not in a difference of two dumps, which has no ages.
+        if smp.live > 0 and smp.age:
             labels.append(("age", round(smp.age), "nanoseconds"))
         yield smp, [round(getattr(smp, n)) for n in SAMPLE_TYPES], labels
 
