@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 import sections
+import variables as var
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
@@ -67,7 +68,7 @@ def main():
         subprocess.run([cc, "-O2", "-o", prog, os.path.join(HERE, "pair.c")],
                        check=True)
         base = {k: v for k, v in os.environ.items()
-                if not k.startswith("GLIBC_MALLOC_PROFILE")}
+                if not k.startswith(var.PREFIX)}
         unset = per_pair(prog, base, tmp)
         on = per_pair(prog, dict(base, GLIBC_MALLOC_PROFILE="1",
                                  GLIBC_MALLOC_PROFILE_OUT=tmp), tmp)

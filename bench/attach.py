@@ -16,6 +16,7 @@ import time
 
 import probes
 import sections
+import variables as var
 
 BEGIN = "<!-- bench/attach.py -->"
 END = "<!-- end bench/attach.py -->"
@@ -54,9 +55,9 @@ def main():
         configs.append(("before, unset", opts.before, (), None))
     configs += [("series, unset", probes.PATCHED, (), None),
                 ("series, profiling", probes.PATCHED, (),
-                 {"GLIBC_MALLOC_PROFILE": "1"}),
+                 {var.ON: "1"}),
                 ("series, profiling, a thread before", probes.PATCHED,
-                 ("thread",), {"GLIBC_MALLOC_PROFILE": "1"}),
+                 ("thread",), {var.ON: "1"}),
                 ("series, attached", probes.PATCHED, ("attach",), None)]
     lines = [BEGIN, "## mprof attach (bench/attach.py)", ""] + \
         probes.count_table("bench/attach.py", configs, opts.runs)

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import variables as var
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
@@ -145,12 +146,12 @@ def configs():
     ours = [Config("glibc", "unpatched", BASELINE),
             Config("glibc", "unset", PATCHED)]
     ours += [Config("glibc", name, PATCHED, profiled=True,
-                    env={"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+                    env={var.ON: "1",
+                         var.MEAN: str(mean)})
              for name, mean, _ in MEANS]
     ours.append(Config("glibc", "512K dwarf", PATCHED, profiled=True,
-                       env={"GLIBC_MALLOC_PROFILE": "1",
-                            "GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"}))
+                       env={var.ON: "1",
+                            var.UNWIND: "dwarf"}))
     je = [Config("jemalloc", "plain", BASELINE, preload=JEMALLOC)]
     je += [Config("jemalloc", name, BASELINE, preload=JEMALLOC,
                   env={"MALLOC_CONF": "prof:true,lg_prof_sample:%d" % lg})
@@ -254,7 +255,7 @@ def run_once(cfg, prog, parse):
     env.update(cfg.env)
     with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out_dir:
         if cfg.profiled:
-            env["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+            env[var.OUT] = out_dir
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run(cfg.argv(prog), env=env, capture_output=True,
                            text=True, cwd="/tmp")
@@ -329,7 +330,7 @@ def callgrind_instructions(inst, env, pairs, depth=0, only_churn=False):
     e = base_env()
     e.update(env)
     with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out_dir:
-        e["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+        e[var.OUT] = out_dir
         err = subprocess.run(cmd, env=e, capture_output=True, text=True,
                              check=True).stderr
     return int(re.search(r"Collected : (\d+)", err).group(1))
@@ -346,8 +347,8 @@ def instructions():
     of those are in.  A profiled run's count depends on how many samples
     it takes, so those rows are the median over INSTR_SEEDS values of
     GLIBC_MALLOC_PROFILE_SEED."""
-    on = lambda mean: {"GLIBC_MALLOC_PROFILE": "1",
-                       "GLIBC_MALLOC_PROFILE_BYTES": str(mean)}
+    on = lambda mean: {var.ON: "1",
+                       var.MEAN: str(mean)}
     rows = []
     for name, inst, env in [("unpatched", BASELINE, {}),
                             ("patched, unset", PATCHED, {}),
@@ -373,8 +374,8 @@ def slow_path_ns(runs):
     and freeing the sampled block."""
     cfgs = [Config("glibc", "unset", PATCHED),
             Config("glibc", "mean 1", PATCHED, profiled=True,
-                   env={"GLIBC_MALLOC_PROFILE": "1",
-                        "GLIBC_MALLOC_PROFILE_BYTES": "1"})]
+                   env={var.ON: "1",
+                        var.MEAN: "1"})]
     med = medians(measure(cfgs, "slow path", [os.path.join(BIN, "churn"),
                                                "2000000"], float, runs))
     return med[("glibc", "unset")], med[("glibc", "mean 1")]
@@ -389,9 +390,9 @@ def per_sample(runs):
     against profiling unset.  Returns {(unwind, depth): (ns, instructions)}
     per sample."""
     def env(unwind, depth):
-        return {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "1",
-                "GLIBC_MALLOC_PROFILE_UNWIND": unwind,
-                "GLIBC_MALLOC_PROFILE_DEPTH": str(depth)}
+        return {var.ON: "1", var.MEAN: "1",
+                var.UNWIND: unwind,
+                var.DEPTH: str(depth)}
     kinds = [(u, d) for u in ("fp", "dwarf") for d in (1, 16, 64)]
     cfgs = [Config("glibc", "unset", PATCHED)] + [
         Config("glibc", "%s %d" % k, PATCHED, profiled=True, env=env(*k))

@@ -17,6 +17,7 @@ import subprocess
 
 import probes
 import sections
+import variables as var
 
 BEGIN = "<!-- bench/costs.py -->"
 END = "<!-- end bench/costs.py -->"
@@ -61,12 +62,12 @@ def main():
         ("unpatched", probes.BASELINE, (), None),
         ("series, unset", probes.PATCHED, (), None),
         ("series, refused", probes.PATCHED, (),
-         {"GLIBC_MALLOC_PROFILE": "2"}),
+         {var.ON: "2"}),
         ("series, counting only", probes.PATCHED, (),
-         {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": never}),
-        ("series, 512 KiB", probes.PATCHED, (), {"GLIBC_MALLOC_PROFILE": "1"}),
+         {var.ON: "1", var.MEAN: never}),
+        ("series, 512 KiB", probes.PATCHED, (), {var.ON: "1"}),
         ("series, 4 KiB", probes.PATCHED, (),
-         {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "4096"}),
+         {var.ON: "1", var.MEAN: "4096"}),
     ]
     lines = [BEGIN, "## What each entry point costs (bench/costs.py)", ""]
     lines += probes.count_table("bench/costs.py", configs, opts.runs, OPS)

@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import sections
+import variables as var
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
@@ -36,7 +37,7 @@ def cmd(lib, prog, *args):
 
 def env(profile, out, **extra):
     e = {k: v for k, v in os.environ.items()
-         if not k.startswith("GLIBC_MALLOC_PROFILE")}
+         if not k.startswith(var.PREFIX)}
     if profile:
         e.update(GLIBC_MALLOC_PROFILE="1", GLIBC_MALLOC_PROFILE_OUT=out,
                  **{f"GLIBC_MALLOC_PROFILE_{k}": str(v)

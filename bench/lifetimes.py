@@ -20,6 +20,7 @@ import sys
 
 import bench
 import sections
+import variables as var
 
 BEGIN = "<!-- bench/lifetimes.py -->"
 END = "<!-- end bench/lifetimes.py -->"
@@ -40,8 +41,8 @@ def main():
     for _, inst in builds:
         if not os.path.exists(os.path.join(inst, "lib", "libc.so.6")):
             sys.exit(f"bench/lifetimes.py: no glibc installed in {inst}")
-    every = {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "1",
-             "GLIBC_MALLOC_PROFILE_UNWIND": "fp"}
+    every = {var.ON: "1", var.MEAN: "1",
+             var.UNWIND: "fp"}
     rows = []
     for depth in DEPTHS:
         cfgs = []

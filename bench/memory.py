@@ -25,6 +25,7 @@ import tempfile
 import time
 
 import sections
+import variables as var
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(TOP, "bench")
@@ -41,7 +42,7 @@ HEAPS = (20000, 200000)
 
 def env(out):
     e = {k: v for k, v in os.environ.items()
-         if not k.startswith("GLIBC_MALLOC_PROFILE")}
+         if not k.startswith(var.PREFIX)}
     e.update(GLIBC_MALLOC_PROFILE="1", GLIBC_MALLOC_PROFILE_OUT=out)
     return e
 
@@ -105,7 +106,7 @@ def busy(dumps):
     rows = []
     with tempfile.TemporaryDirectory() as out:
         e = env(out)
-        e["GLIBC_MALLOC_PROFILE_INTERVAL"] = str(64 << 20)
+        e[var.INTERVAL] = str(64 << 20)
         p = subprocess.Popen([LOADER, "--library-path", LIB,
                               os.path.join(BIN, "busy"), "-"],
                              env=e, stdin=subprocess.PIPE,

@@ -22,6 +22,7 @@ import tempfile
 import time
 
 import sections
+import variables as var
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCHED = os.path.join(TOP, "install", "lib")
@@ -93,7 +94,7 @@ def main():
     build("ops")
     build("switch")
     sems = semaphores()
-    profiling = {"GLIBC_MALLOC_PROFILE": "1"}
+    profiling = {var.ON: "1"}
     configs = [("unpatched", BASELINE, (), None)]
     if opts.before:
         configs.append(("before, unset", opts.before, (), None))
@@ -123,7 +124,7 @@ def main():
                             "--library-path", PATCHED,
                             os.path.join(BIN, "switch"), *sems, *args],
                            capture_output=True, text=True, timeout=600,
-                           env=env({"GLIBC_MALLOC_PROFILE_BYTES": "1"}))
+                           env=env({var.MEAN: "1"}))
         lines.append(f"- {what}: " + "; ".join(
             r.stdout.strip().replace("-1 requests", "none in the first "
                                      "10,000,000 requests").splitlines()))

@@ -21,6 +21,7 @@ import tempfile
 
 import bench
 import sections
+import variables as var
 
 BEGIN, END = "<!-- split: bench/split.py -->", "<!-- /split -->"
 PAIRS = 100000
@@ -46,7 +47,7 @@ def callgrind(inst, argv, env, only=None):
     e = bench.base_env()
     e.update(env)
     with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out:
-        e["GLIBC_MALLOC_PROFILE_OUT"] = out
+        e[var.OUT] = out
         err = subprocess.run(cmd, env=e, capture_output=True, text=True,
                              check=True).stderr
         seen, written, dumps = set(), 0, 0
@@ -73,8 +74,8 @@ def churn(inst, env, seeds=5):
 
 
 def measure(before, after):
-    on = lambda mean: {"GLIBC_MALLOC_PROFILE": "1",
-                       "GLIBC_MALLOC_PROFILE_BYTES": str(mean)}
+    on = lambda mean: {var.ON: "1",
+                       var.MEAN: str(mean)}
     rows = {}
     for name, inst in (("before", before), ("after", after)):
         r = rows[name] = {"size": size(os.path.join(inst, "lib"))}

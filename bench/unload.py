@@ -16,6 +16,7 @@ import tempfile
 
 import bench
 import sections
+import variables as var
 
 BEGIN, END = "<!-- unload: bench/unload.py -->", "<!-- /unload -->"
 PAIRS = (1000, 11000)
@@ -29,7 +30,7 @@ def instructions(depth, mode, pairs):
     e = bench.base_env()
     e.update(GLIBC_MALLOC_PROFILE="1", GLIBC_MALLOC_PROFILE_BYTES="1")
     with tempfile.TemporaryDirectory(prefix="mprof-bench.") as out_dir:
-        e["GLIBC_MALLOC_PROFILE_OUT"] = out_dir
+        e[var.OUT] = out_dir
         err = subprocess.run(cmd, env=e, capture_output=True, text=True,
                              check=True).stderr
     return int(re.search(r"Collected : (\d+)", err).group(1))

@@ -33,6 +33,11 @@ import xml.etree.ElementTree as ET
 
 import glibc_check
 
+# The profiler's variables, as mprof names them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tools"))
+from mproflib import variables as var  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
@@ -160,7 +165,7 @@ def build_programs():
 
 def clean_env(extra):
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GLIBC_MALLOC_PROFILE")
+           if not k.startswith(var.PREFIX)
            and k != "GLIBC_TUNABLES"}
     env.update(extra)
     return env
@@ -179,11 +184,11 @@ def run(prog, args=(), env=None, cwd=None, check_status=True):
 
 
 def profile(prog, out, args=(), mean=None, seed=None, env=None):
-    e = {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out}
+    e = {var.ON: "1", var.OUT: out}
     if mean is not None:
-        e["GLIBC_MALLOC_PROFILE_BYTES"] = str(mean)
+        e[var.MEAN] = str(mean)
     if seed is not None:
-        e["GLIBC_MALLOC_PROFILE_SEED"] = str(seed)
+        e[var.SEED] = str(seed)
     e.update(env or {})
     return run(prog, args, e)
 
@@ -377,8 +382,8 @@ def unwritable_output_warns_once_and_program_runs_on():
 @both
 def no_files_when_off():
     # An empty value is 0, as for every numeric tunable.
-    for env in ({}, {"GLIBC_MALLOC_PROFILE": "0"},
-                {"GLIBC_MALLOC_PROFILE": ""}):
+    for env in ({}, {var.ON: "0"},
+                {var.ON: ""}):
         with tempfile.TemporaryDirectory() as out:
             env = dict(env, GLIBC_MALLOC_PROFILE_OUT=out)
             p = run("threads", ["2"], env, cwd=out)
@@ -398,10 +403,10 @@ def dumps_go_to_the_working_directory_of_startup():
             os.mkdir(os.path.join(start, sub))
             os.mkdir(os.path.join(moved, sub))
         for out, where in ((None, start), ("out", os.path.join(start, "out"))):
-            env = {"GLIBC_MALLOC_PROFILE": "1",
-                   "GLIBC_MALLOC_PROFILE_BYTES": "1", "CHDIR_TO": moved}
+            env = {var.ON: "1",
+                   var.MEAN: "1", "CHDIR_TO": moved}
             if out is not None:
-                env["GLIBC_MALLOC_PROFILE_OUT"] = out
+                env[var.OUT] = out
             p = run("chdir", [], env, cwd=start)
             check(p.stderr == "", "stderr", "", p.stderr)
             check(len(dump_dirs(where)) == 1,
@@ -430,9 +435,9 @@ def a_dump_waits_little_for_threads_stopped_in_a_sample():
             ["strace", "-f", "-qq", "-e", "trace=sched_yield", "-o", trace,
              LOADER, "--library-path", LIB, os.path.join(BIN, "stuck"),
              str(threads)],
-            env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                           "GLIBC_MALLOC_PROFILE_BYTES": "1",
-                           "GLIBC_MALLOC_PROFILE_OUT": out}),
+            env=clean_env({var.ON: "1",
+                           var.MEAN: "1",
+                           var.OUT: out}),
             capture_output=True, text=True, timeout=120)
         check(p.returncode == 0, "stuck's status", 0, p.stderr)
         with open(trace) as f:
@@ -681,9 +686,9 @@ def forged_sampled_headers_abort_before_they_are_followed():
     for kind, op, profiled, message in FORGERIES:
         what = f"{kind} {op} {'profiled' if profiled else 'unprofiled'}"
         with tempfile.TemporaryDirectory() as out:
-            env = ({"GLIBC_MALLOC_PROFILE": "1",
-                    "GLIBC_MALLOC_PROFILE_BYTES": "1",
-                    "GLIBC_MALLOC_PROFILE_OUT": out} if profiled else {})
+            env = ({var.ON: "1",
+                    var.MEAN: "1",
+                    var.OUT: out} if profiled else {})
             p = run("forged", [kind, op], env)
         status = int(re.search(r"^status (\d+)$", p.stdout, re.M).group(1))
         check(os.WIFSIGNALED(status)
@@ -789,7 +794,7 @@ def fork_child_counts_in_use_bytes_of_its_own():
     are those 50 blocks, not 50 less than the parent's 100."""
     with tempfile.TemporaryDirectory() as out:
         p = profile("fork", out, ["inherit"], mean=1,
-                    env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
+                    env={var.PEAK: "1"})
         found = sites(p.stdout, os.path.join(BIN, "fork"))
         child = [line.split()[1] for line in p.stdout.splitlines()
                  if line.startswith("child ")][0]
@@ -812,9 +817,9 @@ def a_process_that_does_not_profile_maps_nothing_new():
     profiles maps."""
     for value, mapped in ((None, False), ("0", False), ("yes", False),
                           ("1", True)):
-        env = {} if value is None else {"GLIBC_MALLOC_PROFILE": value}
+        env = {} if value is None else {var.ON: value}
         with tempfile.TemporaryDirectory() as out:
-            env["GLIBC_MALLOC_PROFILE_OUT"] = out
+            env[var.OUT] = out
             p = run("maps", env=env)
         has = "/libc_malloc_prof.so" in p.stdout
         check(has == mapped, f"GLIBC_MALLOC_PROFILE={value}: "
@@ -847,7 +852,7 @@ def dwarf_unwinding_survives_libc_freeres():
     whole stacks; after it, no crash and every sample."""
     with tempfile.TemporaryDirectory() as out:
         p = profile("freeres", out, mean=1,
-                    env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
+                    env={var.UNWIND: "dwarf"})
         found = sites(p.stdout, os.path.join(BIN, "freeres"))
         main = found["main"]
         samples = [x for _, s in profiles(out).values() for x in s]
@@ -912,9 +917,9 @@ def existing_names_and_symlinks_are_not_followed():
                   f'exec {LOADER} --library-path {LIB} {BIN}/threads 0')
         # A small mean, so that the program surely takes a sample and
         # its dump holds a profile.
-        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_BYTES": "4096",
-                         "GLIBC_MALLOC_PROFILE_OUT": out})
+        env = clean_env({var.ON: "1",
+                         var.MEAN: "4096",
+                         var.OUT: out})
         p = subprocess.run(["sh", "-c", script], env=env, timeout=60,
                            capture_output=True, text=True)
         check(p.returncode == 0, "exit status", 0, p.stderr)
@@ -957,10 +962,10 @@ def setuid_programs_ignore_and_erase_the_variables():
         out = os.path.join(tmp, "out")
         os.mkdir(out)
         os.chmod(out, 0o777)
-        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_BYTES": "1",
-                         "GLIBC_MALLOC_PROFILE_OUT": out,
-                         "GLIBC_MALLOC_PROFILE_SEED": "1",
+        env = clean_env({var.ON: "1",
+                         var.MEAN: "1",
+                         var.OUT: out,
+                         var.SEED: "1",
                          "GLIBC_TUNABLES": "glibc.malloc.profile=1"})
         # Not setuid: it profiles, and sees its variables.
         p = subprocess.run([exe], env=env, capture_output=True, text=True,
@@ -1007,32 +1012,32 @@ def tunables_work_like_variables():
 # done instead).  The numeric tunables read numbers as glibc's loader
 # does: "" is 0, "-1" wraps around, too large a number is no number.
 BAD_VALUES = [
-    ("GLIBC_MALLOC_PROFILE", v, refused, "profiling stays off")
+    (var.ON, v, refused, "profiling stays off")
     for v, refused in (("yes", True), ("2", False), ("-1", False))
 ] + [
-    ("GLIBC_MALLOC_PROFILE_BYTES", v, refused, "using 524288")
+    (var.MEAN, v, refused, "using 524288")
     for v, refused in (("", False), ("abc", True), ("0", False),
                        ("-4096", False), ("12k", True),
                        (str(2**48 + 1), False), (str(2**64), True),
                        ("9" * 30, True))
 ] + [
-    ("GLIBC_MALLOC_PROFILE_OUT", v, False, "writing to the working directory")
+    (var.OUT, v, False, "writing to the working directory")
     for v in ("", "/nonexistent/dir", "/etc/passwd", "/" + "x" * 5000)
 ] + [
-    ("GLIBC_MALLOC_PROFILE_SEED", v, True, "seeding at random")
+    (var.SEED, v, True, "seeding at random")
     for v in ("abc", "1x", str(2**64))
 ] + [
-    ("GLIBC_MALLOC_PROFILE_DEPTH", v, refused, "using 64")
+    (var.DEPTH, v, refused, "using 64")
     for v, refused in (("", False), ("0", False), ("129", False),
                        ("-1", False), ("8x", True), (str(2**64), True))
 ] + [
-    ("GLIBC_MALLOC_PROFILE_UNWIND", v, False, "walking frame pointers")
+    (var.UNWIND, v, False, "walking frame pointers")
     for v in ("", "FP", "libunwind", "dwarf ")
 ] + [
-    ("GLIBC_MALLOC_PROFILE_INTERVAL", v, refused, "no periodic dumps")
+    (var.INTERVAL, v, refused, "no periodic dumps")
     for v, refused in (("-1", False), ("4M", True), (str(2**62 + 1), False))
 ] + [
-    ("GLIBC_MALLOC_PROFILE_PEAK", v, refused, "keeping no peak profile")
+    (var.PEAK, v, refused, "keeping no peak profile")
     for v, refused in (("yes", True), ("2", False))
 ]
 
@@ -1044,8 +1049,8 @@ def bad_values_warn_and_fall_back():
         with tempfile.TemporaryDirectory() as cwd:
             out = os.path.join(cwd, "out")
             os.mkdir(out)
-            env = {"GLIBC_MALLOC_PROFILE": "1",
-                   "GLIBC_MALLOC_PROFILE_OUT": out, var: value}
+            env = {var.ON: "1",
+                   var.OUT: out, var: value}
             p = run("threads", ["1"], env, cwd=cwd)
             lines = p.stderr.splitlines()
             shown = repr(value[:20])
@@ -1057,7 +1062,7 @@ def bad_values_warn_and_fall_back():
             if refused:
                 expected.append(("invalid GLIBC_TUNABLES value", tunable,
                                  "ignored"))
-            if not (refused and var == "GLIBC_MALLOC_PROFILE"):
+            if not (refused and var == var.ON):
                 expected.append((var, tunable, instead))
             check(len(lines) == len(expected)
                   and all(all(w in line for w in words)
@@ -1065,9 +1070,9 @@ def bad_values_warn_and_fall_back():
                   f"{var}={shown}: stderr",
                   " then ".join(f"a line with {words}" for words in expected),
                   p.stderr)
-            where = cwd if var == "GLIBC_MALLOC_PROFILE_OUT" else out
+            where = cwd if var == var.OUT else out
             found = profiles(where)
-            if var == "GLIBC_MALLOC_PROFILE":
+            if var == var.ON:
                 check(found == {}, f"{var}={shown}: profiles", 0, len(found))
                 continue
             # At the default mean, the threads may take no sample, and
@@ -1075,15 +1080,15 @@ def bad_values_warn_and_fall_back():
             dumps = dump_dirs(where)
             check(len(dumps) == 1, f"{var}={shown}: dumps in {where}",
                   "one process's", dumps)
-            if var == "GLIBC_MALLOC_PROFILE_BYTES":
+            if var == var.MEAN:
                 for h, _ in found.values():
                     check(h["mean"] == str(DEFAULT_MEAN), "mean",
                           DEFAULT_MEAN, h["mean"])
     # With memory tagging, free retags a block by its chunk's size, which
     # a sampled block's header does not give: profiling stays off.
     with tempfile.TemporaryDirectory() as out:
-        p = run("threads", ["1"], {"GLIBC_MALLOC_PROFILE": "1",
-                                   "GLIBC_MALLOC_PROFILE_OUT": out,
+        p = run("threads", ["1"], {var.ON: "1",
+                                   var.OUT: out,
                                    "GLIBC_TUNABLES": "glibc.mem.tagging=1"})
         lines = p.stderr.splitlines()
         check(len(lines) == 1 and "glibc.mem.tagging" in lines[0]
@@ -1281,10 +1286,10 @@ def every_entry_point_costs_what_the_readme_says():
     check("malloc32" in table and table["malloc32"]["unset"] == "+0",
           "README's row for malloc32", "+0 unset", table.get("malloc32"))
     with tempfile.TemporaryDirectory() as out:
-        configs = {"unset": {}, "refused": {"GLIBC_MALLOC_PROFILE": "2"},
-                   "counting only": {"GLIBC_MALLOC_PROFILE": "1",
-                                     "GLIBC_MALLOC_PROFILE_BYTES": str(1 << 40),
-                                     "GLIBC_MALLOC_PROFILE_OUT": out}}
+        configs = {"unset": {}, "refused": {var.ON: "2"},
+                   "counting only": {var.ON: "1",
+                                     var.MEAN: str(1 << 40),
+                                     var.OUT: out}}
         for op, row in table.items():
             base = ops_instructions(os.path.dirname(UNPATCHED_LIBC), op, {})
             for config, env in configs.items():
@@ -1296,7 +1301,7 @@ def every_entry_point_costs_what_the_readme_says():
         base = ops_instructions(os.path.dirname(UNPATCHED_LIBC), "realloc",
                                 {})
         got = ops_instructions(LIB, "realloc", {
-            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out})
+            var.ON: "1", var.OUT: out})
         said = float(table["realloc"]["counting only"])
         check(got - base <= said + 1,
               "realloc in place at the default mean, beyond unpatched",
@@ -1306,8 +1311,8 @@ def every_entry_point_costs_what_the_readme_says():
         # its usable size took the sampled path at every later realloc,
         # +150.
         got = ops_instructions(LIB, "realloc", {
-            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_BYTES": "4096",
-            "GLIBC_MALLOC_PROFILE_OUT": out})
+            var.ON: "1", var.MEAN: "4096",
+            var.OUT: out})
         check(got - base <= said + 20,
               "realloc in place at a mean of 4 KiB, beyond unpatched",
               f"at most {said + 20}", round(got - base, 2))
@@ -1344,8 +1349,8 @@ def tools_attach_to_malloc_by_symbol():
 
     unpatched = seen(os.path.dirname(UNPATCHED_LIBC), {})
     with tempfile.TemporaryDirectory() as out:
-        for env in ({}, {"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_OUT": out}):
+        for env in ({}, {var.ON: "1",
+                         var.OUT: out}):
             counted = seen(LIB, env)
             for name, n in ALLOCATORS.items():
                 base, got = unpatched.get(name, 0), counted.get(name, 0)
@@ -1373,9 +1378,9 @@ def stack_run(prog, unwind, depth=None):
     the paths it printed, {size: [function, ...]}, innermost first, and
     the stacks of its samples as the reports show them, {size: [[function,
     ...], ...]}."""
-    env = {"GLIBC_MALLOC_PROFILE_UNWIND": unwind}
+    env = {var.UNWIND: unwind}
     if depth is not None:
-        env["GLIBC_MALLOC_PROFILE_DEPTH"] = str(depth)
+        env[var.DEPTH] = str(depth)
     with tempfile.TemporaryDirectory() as out, \
             tempfile.TemporaryDirectory() as rep:
         p = profile(prog, out, mean=4096, env=env)
@@ -1492,7 +1497,7 @@ def dwarf_unwinding_survives_dlopen_churn():
     with tempfile.TemporaryDirectory() as out:
         for _ in range(3):
             profile("dlopen", out, [lib, "2000"], mean=64,
-                    env={"GLIBC_MALLOC_PROFILE_UNWIND": "dwarf"})
+                    env={var.UNWIND: "dwarf"})
         found = complete_profiles(out)
         # Each run: the main thread and the exited table.
         check(len(found) == 6, "profiles", 6, len(found))
@@ -1615,8 +1620,8 @@ def start(prog, args, out, mean, env=None):
     """PROG (in tests/bin) started under the loader with profiling on,
     its input a pipe, once it printed "ready": (Popen, the lines before
     "ready").  Killed after 300 s."""
-    e = {"GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out,
-         "GLIBC_MALLOC_PROFILE_BYTES": str(mean), **(env or {})}
+    e = {var.ON: "1", var.OUT: out,
+         var.MEAN: str(mean), **(env or {})}
     p = subprocess.Popen([LOADER, "--library-path", LIB,
                           os.path.join(BIN, prog), *args], env=clean_env(e),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -1804,8 +1809,8 @@ def interval_and_peak_dumps():
     mean = 16384
     with tempfile.TemporaryDirectory() as out:
         p = profile("peak", out, mean=mean, env={
-            "GLIBC_MALLOC_PROFILE_INTERVAL": str(4 << 20),
-            "GLIBC_MALLOC_PROFILE_PEAK": "1"})
+            var.INTERVAL: str(4 << 20),
+            var.PEAK: "1"})
         found = sites(p.stdout, os.path.join(BIN, "peak"))
         (dumps,) = dump_dirs(out).values()
         numbers = sorted(dumps)
@@ -1845,8 +1850,8 @@ def hundred_thousand_short_threads_leave_bounded_files():
     mean, n = 64, 100000
     with tempfile.TemporaryDirectory() as out:
         run(os.path.join(BIN, "threads_bench"), [str(n)], {
-            "GLIBC_MALLOC_PROFILE": "1", "GLIBC_MALLOC_PROFILE_OUT": out,
-            "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+            var.ON: "1", var.OUT: out,
+            var.MEAN: str(mean)})
         (pid, dumps), = dump_dirs(out).items()
         names = sorted(os.listdir(out))
         check(names == [f"mprof.{pid}.1", f"mprof.{pid}.maps"],
@@ -1956,7 +1961,7 @@ def mprof_run_every_makes_a_series():
     """mprof run --every dumps the running program at that period, each
     dump numbered after the last, the one written at exit last."""
     with tempfile.TemporaryDirectory() as out:
-        r = mprof("run", "--every", "0.25", "--rate", "4096", "--out", out,
+        r = mprof("run", "--every", "0.25", "--mean", "4096", "--out", out,
                   "--", os.path.join(BIN, "busy"), "2")
         check(r.returncode == 0, "mprof run --every", 0, r.stderr)
         check_series(out)
@@ -2096,8 +2101,8 @@ def probes_profile_a_running_process():
     files = tempfile.mkdtemp()
     for consumer, args, env in (
             ("pid", [], {}), ("all", ["fork"], {}),
-            ("pid", [], {"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_OUT": files})):
+            ("pid", [], {var.ON: "1",
+                         var.OUT: files})):
         if env:
             consumer = "pid, profiling to files"
         plain = subprocess.run([LOADER, "--library-path", LIB,
@@ -2255,7 +2260,7 @@ def attach_switches_the_profiler_on_and_off_in_a_running_process():
         stdout = ""
         for step in ATTACH_SCRIPT:
             if step == "attach":
-                one_line(mprof("attach", str(p.pid), "--rate", str(mean),
+                one_line(mprof("attach", str(p.pid), "--mean", str(mean),
                                "--out", out), "mprof attach",
                          f"process {p.pid} profiles")
             elif step == "detach":
@@ -2328,8 +2333,11 @@ def attach_refuses_in_one_line_and_the_process_goes_on():
     """What mprof attach must not or cannot profile is refused with one
     line, and the process goes on as it was."""
     with tempfile.TemporaryDirectory() as tmp:
+        refused(mprof("attach", "1", "--mean", "0"), "--mean 0",
+                "--mean must be")
+        # --rate, the name before, still sets the mean.
         refused(mprof("attach", "1", "--rate", "0"), "--rate 0",
-                "--rate must be")
+                "--mean must be")
         gone = subprocess.Popen(["true"])
         gone.wait()
         refused(mprof("attach", str(gone.pid)), "no process",
@@ -2420,7 +2428,7 @@ def mprof_run_in_a_chroot():
     reach; in one whose root is no mount point, it says in one line how
     to run it there and profiles the program alone."""
     with tempfile.TemporaryDirectory() as out:
-        r = in_chroot(True, ["run", "--every", "0.25", "--rate", "4096",
+        r = in_chroot(True, ["run", "--every", "0.25", "--mean", "4096",
                              "--out", out, "--", os.path.join(BIN, "busy"),
                              "2"])
         check(r.returncode == 0 and "warning" not in r.stderr
@@ -2434,7 +2442,7 @@ def mprof_run_in_a_chroot():
               "the files of a dump's maps", "named from the chroot's root",
               maps[-1500:])
     with tempfile.TemporaryDirectory() as out:
-        r = in_chroot(False, ["run", "--rate", "4096", "--out", out, "--",
+        r = in_chroot(False, ["run", "--mean", "4096", "--out", out, "--",
                               os.path.join(BIN, "estimate")])
         said = [line for line in r.stderr.splitlines()
                 if "not a mount point" in line]
@@ -2516,7 +2524,7 @@ def run_profiles_the_whole_process_tree():
     }
     for case, (cmd, runs) in cases.items():
         with tempfile.TemporaryDirectory() as out:
-            r = mprof("run", "--rate", str(mean), "--out", out, "--", *cmd)
+            r = mprof("run", "--mean", str(mean), "--out", out, "--", *cmd)
             check(r.returncode == 0, f"{case}: mprof run", 0, r.stderr)
             truth = {}
             for line in r.stdout.splitlines():
@@ -2567,7 +2575,7 @@ def run_leaves_setuid_and_static_programs_unprofiled():
         subprocess.run(["gcc", "-O2", "-static", "-fno-builtin", "-o", static,
                         source], check=True)
         est = os.path.join(BIN, "estimate")
-        r = mprof("run", "--rate", "4096", "--out", out, "--", "/bin/sh",
+        r = mprof("run", "--mean", "4096", "--out", out, "--", "/bin/sh",
                   "-c", f"{suid} && {static} && {est}")
         check(r.returncode == 0, "mprof run", 0, r.stderr)
         runs = sum(line.startswith("site ") for line in r.stdout.splitlines())
@@ -2633,8 +2641,8 @@ def static_tls_as_unpatched():
                               capture_output=True, text=True,
                               check=True).stdout
     with tempfile.TemporaryDirectory() as out:
-        for env in ({}, {"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_OUT": out}):
+        for env in ({}, {var.ON: "1",
+                         var.OUT: out}):
             got = run("dlmopen", env=env).stdout
             check(got == expected, f"namespaces opened with {env}",
                   expected.strip(), got.strip())
@@ -2648,8 +2656,8 @@ def thread_without_memory_for_its_profile_stops_trying():
     for on in (False, True):
         with tempfile.TemporaryDirectory() as out:
             log = os.path.join(out, "strace.log")
-            env = {"GLIBC_MALLOC_PROFILE": "1",
-                   "GLIBC_MALLOC_PROFILE_OUT": out} if on else {}
+            env = {var.ON: "1",
+                   var.OUT: out} if on else {}
             p = subprocess.run(
                 ["strace", "-f", "-qq", "-e", "trace=mmap", "-o", log,
                  LOADER, "--library-path", LIB, os.path.join(BIN, "nomem")],
@@ -2722,7 +2730,7 @@ def exit_during_a_dump_leaves_no_partial_dump():
     for usec in (20000, 40000, 60000, 80000):
         with tempfile.TemporaryDirectory() as out:
             profile("exit_dump", out, [str(usec)], mean=64,
-                    env={"GLIBC_MALLOC_PROFILE_INTERVAL": "1000000"})
+                    env={var.INTERVAL: "1000000"})
             dumps, = dump_dirs(out).values()
             for d in dumps.values():
                 for n in os.listdir(d):
@@ -2979,7 +2987,7 @@ def mprof(*args, input=None, env=None):
 @test
 def mprof_run_passes_through_io_and_status():
     with tempfile.TemporaryDirectory() as out:
-        p = mprof("run", "--rate", "4096", "--out", out, "--", "/bin/cat",
+        p = mprof("run", "--mean", "4096", "--out", out, "--", "/bin/cat",
                   input="hello\n")
         check(p.returncode == 0 and p.stdout == "hello\n", "cat via run",
               "hello, status 0", (p.returncode, p.stdout, p.stderr))
@@ -2991,7 +2999,7 @@ def mprof_run_passes_through_io_and_status():
             check(p.returncode == status, f"status of sh -c '{script}'",
                   status, p.returncode)
     with tempfile.TemporaryDirectory() as out:
-        p = mprof("run", "--rate", "65536", "--out", out, "--",
+        p = mprof("run", "--mean", "65536", "--out", out, "--",
                   os.path.join(BIN, "estimate"))
         check("site_small" in p.stdout, "program output", "site lines",
               p.stdout)
@@ -3002,9 +3010,9 @@ def mprof_run_passes_through_io_and_status():
 
 def estimate_run(out, seed=1, mean=65536):
     """Run tests/estimate through mprof run; its call sites' totals."""
-    p = mprof("run", "--rate", str(mean), "--out", out, "--",
+    p = mprof("run", "--mean", str(mean), "--out", out, "--",
               os.path.join(BIN, "estimate"),
-              env={"GLIBC_MALLOC_PROFILE_SEED": str(seed)})
+              env={var.SEED: str(seed)})
     check(p.returncode == 0, "mprof run estimate", "status 0", p.stderr)
     truth = {}
     for line in p.stdout.splitlines():
@@ -3129,7 +3137,7 @@ def mprof_run_names_libc_frames_from_the_libc_that_ran():
     ours = os.path.join(TOP, "install", "lib", "libc.so.6")
     with tempfile.TemporaryDirectory() as out, \
             tempfile.TemporaryDirectory() as rep:
-        p = mprof("run", "--unwind", "dwarf", "--rate", "4096", "--out", out,
+        p = mprof("run", "--unwind", "dwarf", "--mean", "4096", "--out", out,
                   "--", os.path.join(BIN, "in_libc"))
         check(p.returncode == 0, "mprof run in_libc", "status 0", p.stderr)
         check("warning" not in p.stderr, "mprof run's stderr", "no warning",
@@ -3201,7 +3209,7 @@ def stripped_programs_named_by_build_id():
         subprocess.run(["strip", "--strip-all", exe], check=True)
         bid = readelf_build_id(exe)
         out = os.path.join(tmp, "out")
-        p = mprof("run", "--unwind", "dwarf", "--rate", "4096", "--out", out,
+        p = mprof("run", "--unwind", "dwarf", "--mean", "4096", "--out", out,
                   "--", exe)
         check(p.returncode == 0, "mprof run --unwind dwarf", "status 0",
               p.stderr)
@@ -3316,9 +3324,9 @@ def mprof_serve_answers_as_net_http_pprof():
     target = subprocess.Popen(
         [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                       "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
-                       "GLIBC_MALLOC_PROFILE_OUT": profiles}))
+        env=clean_env({var.ON: "1",
+                       var.MEAN: str(mean),
+                       var.OUT: profiles}))
     server = subprocess.Popen(
         ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
         stderr=subprocess.PIPE, text=True)
@@ -3422,9 +3430,9 @@ def mprof_serve_answers_as_net_http_pprof():
         idle = subprocess.Popen(
             [LOADER, "--library-path", LIB, os.path.join(BIN, "serve_target")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                           "GLIBC_MALLOC_PROFILE_BYTES": str(1 << 48),
-                           "GLIBC_MALLOC_PROFILE_OUT": profiles}))
+            env=clean_env({var.ON: "1",
+                           var.MEAN: str(1 << 48),
+                           var.OUT: profiles}))
         idle.stdout.readline()
         # It has its resident memory, as pseudo-frames, and no sample.
         status, body = get(f"/heap?pid={idle.pid}")
@@ -4017,9 +4025,9 @@ def lifetimes_per_site_match_known_truth():
     keeps the 12 us site alone."""
     mean = 4096
     with tempfile.TemporaryDirectory() as out:
-        env = clean_env({"GLIBC_MALLOC_PROFILE": "1",
-                         "GLIBC_MALLOC_PROFILE_OUT": out,
-                         "GLIBC_MALLOC_PROFILE_BYTES": str(mean)})
+        env = clean_env({var.ON: "1",
+                         var.OUT: out,
+                         var.MEAN: str(mean)})
         proc = subprocess.Popen([*EMULATOR, LOADER, "--library-path", LIB,
                                  os.path.join(BIN, "lifetimes"), "3"],
                                 env=env, stdout=subprocess.PIPE, text=True)
@@ -4164,7 +4172,7 @@ def mutate_profiles(pkg):
     with tempfile.TemporaryDirectory() as good, \
             tempfile.TemporaryDirectory() as d:
         profile("threads", good, ["1"], mean=4096,
-                env={"GLIBC_MALLOC_PROFILE_PEAK": "1"})
+                env={var.PEAK: "1"})
         (good,) = [d for by_n in dump_dirs(good).values()
                    for d in by_n.values()]
         model.write_build_ids(good, Symbolizer().build_id)
@@ -4285,10 +4293,10 @@ def glibc_malloc_suite_off_and_on():
     # every allocation sampled and tracked.
     for mean, unwind in EXPECTED_WITH:
         with tempfile.TemporaryDirectory() as out:
-            on, n_on = malloc_suite({"GLIBC_MALLOC_PROFILE": "1",
-                                     "GLIBC_MALLOC_PROFILE_BYTES": str(mean),
-                                     "GLIBC_MALLOC_PROFILE_UNWIND": unwind,
-                                     "GLIBC_MALLOC_PROFILE_OUT": out})
+            on, n_on = malloc_suite({var.ON: "1",
+                                     var.MEAN: str(mean),
+                                     var.UNWIND: unwind,
+                                     var.OUT: out})
             n_files = len(os.listdir(out))
         print(f"    profiler on, mean {mean}, {unwind} ({n_files} files written): "
               f"{n_on} tests, failed: {sorted(on) or 'none'}; "

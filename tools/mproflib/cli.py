@@ -1,10 +1,10 @@
 """Run programs under glibc's sampling heap profiler and read its profiles.
 
-  mprof run [--rate BYTES] [--out DIR] [--every SECONDS] [--interval BYTES]
+  mprof run [--mean BYTES] [--out DIR] [--every SECONDS] [--interval BYTES]
             [--peak] [--unwind fp|dwarf] [--depth N] [--only-top]
             -- PROGRAM ARGS...
   mprof dump PID [-o DIR]
-  mprof attach PID [--rate BYTES] [--unwind fp|dwarf] [--depth N]
+  mprof attach PID [--mean BYTES] [--unwind fp|dwarf] [--depth N]
                [--out DIR] [--seconds N] [--timeout N]
   mprof detach PID
   mprof report PROFILE_DIR_OR_FILES... [--format FORMAT] [--sample TYPE]
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from . import attach, live, plot, probes, serve, tree
+from . import attach, live, plot, probes, serve, tree, variables as var
 from .formats import FORMATS, leaks, lifetimes, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
@@ -155,18 +155,17 @@ def run(args):
                        f"{time.strftime('%Y%m%d-%H%M%S')}")
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
-    env = dict(os.environ, GLIBC_MALLOC_PROFILE="1",
-               GLIBC_MALLOC_PROFILE_OUT=out)
-    if args.rate is not None:
-        env["GLIBC_MALLOC_PROFILE_BYTES"] = str(args.rate)
+    env = dict(os.environ, **{var.ON: "1", var.OUT: out})
+    if args.mean is not None:
+        env[var.MEAN] = str(args.mean)
     if args.interval is not None:
-        env["GLIBC_MALLOC_PROFILE_INTERVAL"] = str(args.interval)
+        env[var.INTERVAL] = str(args.interval)
     if args.peak:
-        env["GLIBC_MALLOC_PROFILE_PEAK"] = "1"
+        env[var.PEAK] = "1"
     if args.unwind:
-        env["GLIBC_MALLOC_PROFILE_UNWIND"] = args.unwind
+        env[var.UNWIND] = args.unwind
     if args.depth is not None:
-        env["GLIBC_MALLOC_PROFILE_DEPTH"] = str(args.depth)
+        env[var.DEPTH] = str(args.depth)
     p = subprocess.Popen(command + [path] + args.command[1:], env=env)
     failed = None
     while True:
@@ -223,10 +222,10 @@ def command_name(pid):
 
 
 def attach_(args):
-    args.rate = 524288 if args.rate is None else args.rate
+    args.mean = 524288 if args.mean is None else args.mean
     args.depth = 64 if args.depth is None else args.depth
-    if not 1 <= args.rate <= 1 << 48:
-        raise BadInput("--rate must be from 1 to 2^48 bytes")
+    if not 1 <= args.mean <= 1 << 48:
+        raise BadInput("--mean must be from 1 to 2^48 bytes")
     if not 1 <= args.depth <= 128:
         raise BadInput("--depth must be from 1 to 128")
     if args.seconds is not None and not 1 <= args.seconds <= 1 << 32:
@@ -239,13 +238,13 @@ def attach_(args):
     made = not os.path.exists(out)
     os.makedirs(out, exist_ok=True)
     try:
-        attach.attach(args.pid, args.rate, args.unwind or "fp", args.depth,
+        attach.attach(args.pid, args.mean, args.unwind or "fp", args.depth,
                       out, args.seconds or 0, args.timeout)
     except BadInput:
         if made and not os.listdir(out):
             os.rmdir(out)
         raise
-    print(f"mprof: process {args.pid} profiles, a sample every {args.rate} "
+    print(f"mprof: process {args.pid} profiles, a sample every {args.mean} "
           f"bytes on average; it writes its last dump to {out} at exit; "
           f"mprof dump {args.pid} reads it now, mprof detach {args.pid} "
           "stops it", file=sys.stderr)
@@ -300,9 +299,12 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     def sampling_options(parser):
         """The options run and attach share, each unset if not given."""
-        parser.add_argument("--rate", type=int, metavar="BYTES",
-                            help="mean bytes between samples (default "
-                                 "524288)")
+        # The sampling mean, GLIBC_MALLOC_PROFILE_BYTES; --rate was its
+        # name before, kept for the scripts that use it.
+        parser.add_argument("--mean", "--rate", type=int, metavar="BYTES",
+                            dest="mean",
+                            help="the sampling mean: the bytes between two "
+                                 "samples on average (default 524288)")
         parser.add_argument("--unwind", choices=("fp", "dwarf"),
                             help="walk stacks by frame pointers (fp, the "
                                  "default) or by the unwind tables (dwarf: "
@@ -417,8 +419,8 @@ def main():
         if args.cmd == "run":
             if args.command and args.command[0] == "--":
                 args.command = args.command[1:]
-            if args.rate is not None and args.rate <= 0:
-                raise BadInput("--rate must be a positive number of bytes")
+            if args.mean is not None and args.mean <= 0:
+                raise BadInput("--mean must be a positive number of bytes")
             if args.every is not None and not 0.01 <= args.every <= 86400:
                 raise BadInput("--every must be from 0.01 to 86400 seconds")
             if args.interval is not None and not 0 < args.interval <= 1 << 62:
