@@ -2,6 +2,7 @@
 symbol endpoint go tool pprof asks, and the status of each bad request,
 as net/http/pprof would give it."""
 
+import errno
 import os
 import threading
 import urllib.error
@@ -10,7 +11,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from mproflib import serve
+from mproflib import profile, serve
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,15 @@ def test_index_and_symbol(base):
 def test_bad_requests(base, path, code):
     got, body = status(base + path)
     assert got == code and body.startswith(b"mprof serve: ")
+
+
+@pytest.mark.parametrize("error, code", [
+    (profile.Busy("try later"), 503),
+    (profile.Refused("not yours"), 403),
+    (profile.NotFound("gone"), 404),
+    (profile.BadInput("not a profile"), 404),
+    (profile.os_error(PermissionError(errno.EPERM, "x"), "m"), 403),
+    (profile.os_error(FileNotFoundError(errno.ENOENT, "x"), "m"), 404),
+])
+def test_errors_map_to_statuses_by_their_kind(error, code):
+    assert serve.http_error(error).status == code

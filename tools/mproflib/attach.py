@@ -16,7 +16,7 @@ import struct
 import time
 
 from . import live
-from .profile import BadInput
+from .profile import BadInput, Busy, NotFound, Refused, os_error
 
 SYMBOL = b"__malloc_prof_attach"
 VERSION = 1
@@ -77,14 +77,14 @@ class Area:
         self.pid = pid
         self.libc, self.addr, self.narrow = libc_of(pid)
         if secure(pid, self.narrow):
-            raise BadInput(f"process {pid} is setuid or otherwise secure "
+            raise Refused(f"process {pid} is setuid or otherwise secure "
                            "(AT_SECURE): it takes no attach")
         try:
             self.fd = os.open(f"/proc/{pid}/mem", os.O_RDWR)
         except FileNotFoundError:
-            raise BadInput(f"no process {pid}")
+            raise NotFound(f"no process {pid}")
         except OSError as e:
-            raise BadInput(f"cannot write the memory of process {pid}: "
+            raise os_error(e, f"cannot write the memory of process {pid}: "
                            f"{e.strerror} (mprof attach needs a debugger's "
                            "rights: the same user and a dumpable process, "
                            "or root)")
@@ -197,7 +197,7 @@ def attach(pid, mean=524288, unwind="fp", depth=64, out=None, seconds=0,
         else:
             if saved and not area.head()[1] and area.word(fast) == 0:
                 area.word(fast, saved)
-            raise BadInput(f"process {pid} did not allocate within "
+            raise Busy(f"process {pid} did not allocate within "
                            f"{timeout:g} s: it takes the request at an "
                            "allocation; the request is withdrawn")
     answer, why = got
@@ -208,7 +208,11 @@ def attach(pid, mean=524288, unwind="fp", depth=64, out=None, seconds=0,
                                live.PROF_SONAME.decode())
             if not os.path.exists(f"/proc/{pid}/root{lib}"):
                 hint = f" (there is no {lib})"
-        raise BadInput(f"process {pid} goes on unprofiled: {why}{hint}")
+        # libc refuses a secure or non-dumpable process, or one that
+        # profiles already; anything else is a failure of the load.
+        kind = (Refused if any(w in why for w in ("secure", "dumpable"))
+                else BadInput)
+        raise kind(f"process {pid} goes on unprofiled: {why}{hint}")
 
 
 def detach(pid, timeout=10.0):

@@ -30,7 +30,8 @@ import time
 
 from . import memory
 from .profile import (BUCKETS, FORMAT_VERSION, LIMIT, MAPS_VERSIONS,
-                      MEMORY_NAME, BadInput, list_dumps, write_build_ids)
+                      MEMORY_NAME, BadInput, Busy, NotFound, list_dumps,
+                      os_error, write_build_ids)
 from .symbolize import elf_symbols, read_build_id
 
 SYMBOL = b"__malloc_prof_root"
@@ -106,9 +107,10 @@ def read_maps(pid):
         with open(f"/proc/{pid}/maps") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
-        raise BadInput(f"no process {pid}")
+        raise NotFound(f"no process {pid}")
     except OSError as e:
-        raise BadInput(f"cannot read the maps of process {pid}: {e.strerror}")
+        raise os_error(e, f"cannot read the maps of process {pid}: "
+                       f"{e.strerror}")
     # The kernel names a file from the reader's root.  One that the
     # reader cannot reach from there, such as a file mprof run binds
     # over the system's in a mount namespace made in a chroot, it names
@@ -225,7 +227,7 @@ class Memory:
         try:
             self.fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
         except OSError as e:
-            raise BadInput(f"cannot read the memory of process {pid}: "
+            raise os_error(e, f"cannot read the memory of process {pid}: "
                            f"{e.strerror} (mprof dump needs a debugger's "
                            "rights: the same user, or root)")
 
@@ -466,7 +468,7 @@ def snapshot(pid):
             return snapshot_once(mem, addr, pid)
         except Changed:
             if time.monotonic() > deadline:
-                raise BadInput(f"process {pid} changed its tables for "
+                raise Busy(f"process {pid} changed its tables for "
                                f"{PATIENCE} s on end: try again")
 
 

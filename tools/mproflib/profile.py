@@ -8,6 +8,7 @@ per key, count / p and count * size / p, and only then summed; the same
 for the samples of a key still allocated (live).
 """
 
+import errno
 import math
 import os
 import re
@@ -52,6 +53,27 @@ MEMORY_SCALARS = {"pid", "dump", "rss", "anonymous", "approximate",
 
 class BadInput(Exception):
     """A problem with the user's input: reported in one line."""
+
+
+class NotFound(BadInput):
+    """What was asked for is not there: no such process, or one that
+    does not profile."""
+
+
+class Refused(BadInput):
+    """What was asked for is not allowed: another user's process, a
+    secure or non-dumpable one."""
+
+
+class Busy(BadInput):
+    """What was asked for cannot be done now, and may be later."""
+
+
+def os_error(e, message):
+    """BadInput of the kind of the OSError E, with MESSAGE."""
+    return (Refused if e.errno in (errno.EPERM, errno.EACCES) else
+            NotFound if e.errno in (errno.ENOENT, errno.ESRCH) else
+            BadInput)(message)
 
 
 def human(n):

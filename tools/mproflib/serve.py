@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import attach, live
 from .formats import pprof
-from .profile import BadInput, DiffProfile, Profile
+from .profile import BadInput, Busy, DiffProfile, Profile, Refused
 from .symbolize import Symbolizer
 
 KINDS = {"heap": "inuse_space", "allocs": "alloc_space", "lifetimes": None}
@@ -121,12 +121,12 @@ def choose_pid(pid):
 
 
 def http_error(e):
-    text = str(e)
-    status = (503 if "try again" in text or "did not allocate" in text else
-              403 if any(w in text for w in ("denied", "not permitted",
-                                             "secure", "not dumpable")) else
-              404)
-    return HTTPError(status, text)
+    """The HTTP error of the BadInput E: what can be done later is 503,
+    what is not allowed 403, and what is not there, or not a profile,
+    404."""
+    status = (503 if isinstance(e, Busy) else 403 if isinstance(e, Refused)
+              else 404)
+    return HTTPError(status, str(e))
 
 
 def dump_into(pid, top, name):
