@@ -34,12 +34,12 @@ import os
 import platform
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
 
-from . import attach, live, plot, probes, serve, tree, variables as var
+from . import (attach, elf, live, plot, probes, serve, tree,
+               variables as var)
 from .formats import FORMATS, leaks, lifetimes, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
@@ -50,7 +50,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
 # The built glibc for each ELF machine a program may be built for: its
 # install directory, its loader, the build.sh argument that makes it, the
 # qemu-user that runs it elsewhere, and the machines that run it natively.
-EM_386, EM_X86_64, EM_AARCH64 = 3, 62, 183
+EM_386, EM_X86_64, EM_AARCH64 = elf.EM_386, elf.EM_X86_64, elf.EM_AARCH64
 BUILDS = {
     EM_X86_64: ("install", "ld-linux-x86-64.so.2", "", "x86_64",
                 ("x86_64",)),
@@ -66,12 +66,12 @@ def loader_command(path):
     its architecture (under qemu-user if it is not this machine's), and
     that glibc's library directory."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(20)
+        with open(path, "rb"):
+            pass
     except OSError as e:
         raise BadInput(f"{path}: {e.strerror}")
-    machine = (struct.unpack_from("<H", head, 18)[0]
-               if head[:4] == b"\x7fELF" and len(head) == 20 else EM_X86_64)
+    # A script runs under its interpreter, which is this machine's.
+    machine = elf.machine(path) or EM_X86_64
     if machine not in BUILDS:
         raise BadInput(f"{path}: a program for ELF machine {machine}; mprof "
                        "runs x86-64, i386 and AArch64 programs")

@@ -28,11 +28,10 @@ import struct
 from itertools import compress
 import time
 
-from . import memory
+from . import elf, memory
 from .profile import (BUCKETS, FORMAT_VERSION, LIMIT, MAPS_VERSIONS,
                       MEMORY_NAME, BadInput, Busy, NotFound, list_dumps,
                       os_error, write_build_ids)
-from .symbolize import elf_symbols, read_build_id
 
 SYMBOL = b"__malloc_prof_root"
 # What libc dlopens when it profiles, and exports SYMBOL.
@@ -71,33 +70,6 @@ BUCKET_INDEX = range(2 * BUCKETS)
 
 class Changed(Exception):
     """The process changed what was being read: read it again."""
-
-
-def elf_symbol(path, name):
-    """The address NAME has in the ELF file PATH when the file is mapped
-    at its first PT_LOAD's address, or None."""
-    return next((value for _, sym, value, _, _, section in elf_symbols(path)
-                 if sym == name and section), None)
-
-
-def first_load(path):
-    """The page-aligned address of PATH's first PT_LOAD, in a 32 or
-    64-bit ELF file."""
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    elf64 = head[4:5] == b"\x02"
-    phoff, = struct.unpack_from("<Q" if elf64 else "<I", head,
-                                0x20 if elf64 else 0x1c)
-    phentsize, phnum = struct.unpack_from("<HH", head,
-                                          0x36 if elf64 else 0x2a)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        kind, = struct.unpack_from("<I", head, at)
-        vaddr, = struct.unpack_from("<Q" if elf64 else "<I", head,
-                                    at + (16 if elf64 else 8))
-        if kind == 1:
-            return vaddr & ~0xfff
-    return 0
 
 
 def read_maps(pid):
@@ -147,9 +119,9 @@ def per_file(cache, path, compute, missing):
 
 
 def cached_symbol(path, name=SYMBOL):
-    """elf_symbol (PATH, NAME), once per file."""
+    """elf.symbol (PATH, NAME), once per file."""
     return per_file(_symbols.setdefault(name, {}), path,
-                    lambda p: elf_symbol(p, name), None)
+                    lambda p: elf.symbol(p, name), None)
 
 
 def file_starts(maps):
@@ -170,7 +142,7 @@ def mapped_symbol(pid, paths, starts, name):
         where = f"/proc/{pid}/root{path}"
         value = cached_symbol(where, name)
         if value is not None:
-            return path, starts[path] - first_load(where) + value
+            return path, starts[path] - elf.first_load(where) + value
     return None
 
 
@@ -657,7 +629,7 @@ def process_build_id(pid, path, inode):
             return None
     except OSError:
         return None
-    return read_build_id(f)
+    return elf.build_id(f)
 
 
 def rename_noreplace(src, dst):

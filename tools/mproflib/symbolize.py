@@ -3,19 +3,19 @@ headers to an address in the file, then llvm-symbolizer or addr2line,
 one batch per object, reading the object's separate debug file where one
 is found by its build ID: in the directories the user names, in
 /usr/lib/debug/.build-id, or from the debuginfod servers of
-DEBUGINFOD_URLS (debuginfod-find, which caches what it fetches)."""
+DEBUGINFOD_URLS (debuginfod-find, which caches what it fetches); or, for
+a stripped object, by its .gnu_debuglink, as GDB finds it."""
 
 import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from . import tree
+from . import elf, tree
 
 # The allocator's own frames, which reports drop from the top of each
 # stack so that it starts at the code that asked for memory, as pprof
@@ -32,97 +32,13 @@ def warn(msg):
     print(f"mprof: warning: {msg}", file=sys.stderr)
 
 
-def program_headers(f):
-    """(p_type, p_offset, p_vaddr, p_filesz) of each program header of the
-    little-endian ELF file F, 32 or 64-bit; none if it is not one."""
-    f.seek(0)
-    ehdr = f.read(64)
-    if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) or ehdr[5] != 1:
-        return []
-    elf64 = ehdr[4] == 2
-    phoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
-                                32 if elf64 else 28)
-    phentsize, phnum = struct.unpack_from("<HH", ehdr, 54 if elf64 else 42)
-    f.seek(phoff)
-    table = f.read(phentsize * phnum)
-    headers = []
-    for i in range(min(phnum, len(table) // max(phentsize, 1))):
-        if elf64:
-            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
-                "<IIQQQQ", table, i * phentsize)
-        else:
-            p_type, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
-                "<IIIII", table, i * phentsize)
-        headers.append((p_type, p_offset, p_vaddr, p_filesz))
-    return headers
-
-
-def has_symtab(path):
-    """Whether the ELF file PATH has a symbol table (SHT_SYMTAB), which
-    strip removes."""
-    try:
-        with open(path, "rb") as f:
-            ehdr = f.read(64)
-            if ehdr[:4] != b"\x7fELF" or ehdr[4] not in (1, 2) \
-                    or ehdr[5] != 1:
-                return False
-            elf64 = ehdr[4] == 2
-            shoff, = struct.unpack_from("<Q" if elf64 else "<I", ehdr,
-                                        40 if elf64 else 32)
-            shentsize, shnum = struct.unpack_from("<HH", ehdr,
-                                                  58 if elf64 else 46)
-            f.seek(shoff)
-            table = f.read(shentsize * shnum)
-        return any(struct.unpack_from("<I", table, i * shentsize + 4)[0] == 2
-                   for i in range(min(shnum, len(table) // max(shentsize,
-                                                                8))))
-    except (OSError, struct.error):
-        return False
-
-
-def elf_symbols(path):
-    """(table, name, value, size, info, section) of each symbol of the
-    little-endian ELF file PATH, 32 or 64-bit, in its symbol table
-    (table 2, SHT_SYMTAB) and its dynamic one (11, SHT_DYNSYM), the name
-    as bytes; none if PATH is no such file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] != 1:
-            return
-        elf64 = data[4] == 2
-        shoff, = struct.unpack_from("<Q" if elf64 else "<I", data,
-                                    40 if elf64 else 32)
-        shentsize, shnum = struct.unpack_from("<HH", data,
-                                              58 if elf64 else 46)
-        shdr = "<IIQQQQIIQQ" if elf64 else "<IIIIIIIIII"
-        sections = [struct.unpack_from(shdr, data, shoff + i * shentsize)
-                    for i in range(shnum)]
-        for _, kind, _, _, off, size, link, _, _, entsize in sections:
-            if kind not in (2, 11) or not entsize:
-                continue
-            strings = sections[link][4]
-            for at in range(off, off + size - entsize + 1, entsize):
-                if elf64:
-                    name, info, _, shndx, value, sz = struct.unpack_from(
-                        "<IBBHQQ", data, at)
-                else:
-                    name, value, sz, info, _, shndx = struct.unpack_from(
-                        "<IIIBBH", data, at)
-                start = strings + name
-                yield (kind, data[start:data.index(b"\0", start)], value,
-                       sz, info, shndx)
-    except (OSError, IndexError, ValueError, struct.error):
-        return
-
-
 def elf_functions(path):
     """({name: [(start, end)]} of the function symbols of the ELF file
     PATH, its symbol table's and its dynamic symbol table's, and {start:
     name} of the dynamic symbol table's, each address's public name: of
     strdup, __strdup and the hidden __GI___strdup, strdup)."""
     ranges, public, best = defaultdict(list), {}, {}
-    for kind, name, value, size, info, shndx in elf_symbols(path):
+    for kind, name, value, size, info, shndx in elf.symbols(path):
         if info & 0xf not in (2, 10) or not shndx:      # FUNC, IFUNC
             continue
         text = name.decode(errors="replace")
@@ -149,38 +65,6 @@ def public_names(obj, frames):
         if start in public:
             outer.function = public[start]
     return frames
-
-
-def load_segments(path):
-    """PT_LOAD (p_offset, p_vaddr, p_filesz) of the ELF file PATH."""
-    with open(path, "rb") as f:
-        try:
-            return [h[1:] for h in program_headers(f) if h[0] == 1]
-        except struct.error:
-            return []
-
-
-def read_build_id(path):
-    """The GNU build ID of the ELF file PATH as hex, or None: from its
-    PT_NOTE segments, which stripping keeps."""
-    try:
-        with open(path, "rb") as f:
-            for p_type, p_offset, _, p_filesz in program_headers(f):
-                if p_type != 4 or p_filesz > 1 << 16:
-                    continue
-                f.seek(p_offset)
-                notes, at = f.read(p_filesz), 0
-                while at + 12 <= len(notes):
-                    namesz, descsz, kind = struct.unpack_from("<III", notes,
-                                                              at)
-                    name = at + 12
-                    desc = name + (namesz + 3) // 4 * 4
-                    if kind == 3 and notes[name:name + namesz] == b"GNU\0":
-                        return notes[desc:desc + descsz].hex() or None
-                    at = desc + (descsz + 3) // 4 * 4
-    except (OSError, struct.error):
-        return None
-    return None
 
 
 class Frame:
@@ -232,7 +116,7 @@ class Symbolizer:
         key = (path, inode)
         if key not in self.build_ids:
             f = self.file(path, inode)
-            self.build_ids[key] = f and read_build_id(f)
+            self.build_ids[key] = f and elf.build_id(f)
         return self.build_ids[key]
 
     def debug_file(self, build_id, remote=True):
@@ -272,9 +156,12 @@ class Symbolizer:
             f = self.file(path, inode)
             bid = self.build_id(path, inode)
             # debuginfod (a download) only for an object that has lost
-            # its symbol table, or is gone.
-            debug = bid and self.debug_file(bid, not f or
-                                            not has_symtab(f))
+            # its symbol table, or is gone; an object without a build ID
+            # may name its debug file by .gnu_debuglink.
+            stripped = not f or not elf.has_symtab(f)
+            debug = bid and self.debug_file(bid, stripped)
+            if not debug and f and stripped:
+                debug = elf.debuglink_file(f, self.debug_dirs)
             self.usables[key] = (f, debug or f)
             if not f and not debug:
                 if path.endswith(" (deleted)"):
@@ -290,7 +177,7 @@ class Symbolizer:
     def load_segments(self, path):
         if path not in self.segments:
             try:
-                self.segments[path] = load_segments(path)
+                self.segments[path] = elf.load_segments(path)
             except OSError:
                 self.segments[path] = []
         return self.segments[path]
