@@ -32,6 +32,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import glibc_check
+from protobuf import protobuf, varints
 
 # The profiler's variables, as mprof names them.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -1045,16 +1046,16 @@ BAD_VALUES = [
 @test
 @both
 def bad_values_warn_and_fall_back():
-    for var, value, refused, instead in BAD_VALUES:
+    for name, value, refused, instead in BAD_VALUES:
         with tempfile.TemporaryDirectory() as cwd:
             out = os.path.join(cwd, "out")
             os.mkdir(out)
             env = {var.ON: "1",
-                   var.OUT: out, var: value}
+                   var.OUT: out, name: value}
             p = run("threads", ["1"], env, cwd=cwd)
             lines = p.stderr.splitlines()
             shown = repr(value[:20])
-            tunable = "glibc.malloc." + var[len("GLIBC_MALLOC_"):].lower()
+            tunable = "glibc.malloc." + name[len("GLIBC_MALLOC_"):].lower()
             # The loader reports a value that is no number, and leaves
             # profiling off if it is GLIBC_MALLOC_PROFILE's; the profiler
             # then says what it does instead, naming the variable.
@@ -1062,25 +1063,25 @@ def bad_values_warn_and_fall_back():
             if refused:
                 expected.append(("invalid GLIBC_TUNABLES value", tunable,
                                  "ignored"))
-            if not (refused and var == var.ON):
-                expected.append((var, tunable, instead))
+            if not (refused and name == var.ON):
+                expected.append((name, tunable, instead))
             check(len(lines) == len(expected)
                   and all(all(w in line for w in words)
                           for line, words in zip(lines, expected)),
-                  f"{var}={shown}: stderr",
+                  f"{name}={shown}: stderr",
                   " then ".join(f"a line with {words}" for words in expected),
                   p.stderr)
-            where = cwd if var == var.OUT else out
+            where = cwd if name == var.OUT else out
             found = profiles(where)
-            if var == var.ON:
-                check(found == {}, f"{var}={shown}: profiles", 0, len(found))
+            if name == var.ON:
+                check(found == {}, f"{name}={shown}: profiles", 0, len(found))
                 continue
             # At the default mean, the threads may take no sample, and
             # leave an empty dump.
             dumps = dump_dirs(where)
-            check(len(dumps) == 1, f"{var}={shown}: dumps in {where}",
+            check(len(dumps) == 1, f"{name}={shown}: dumps in {where}",
                   "one process's", dumps)
-            if var == var.MEAN:
+            if name == var.MEAN:
                 for h, _ in found.values():
                     check(h["mean"] == str(DEFAULT_MEAN), "mean",
                           DEFAULT_MEAN, h["mean"])
@@ -3652,48 +3653,6 @@ def write_handmade(out, version=5, live=True):
                   for c, lv, size, st in keys]
         with open(os.path.join(out, f"mprof.4242.{tid}.heap"), "w") as f:
             f.write("\n".join(lines + ["end", ""]))
-
-
-def protobuf(data):
-    """[(field, value)] of a protobuf message: an int for a varint, bytes
-    for a length-delimited field, the only wire types a pprof writer
-    needs."""
-    fields, i = [], 0
-
-    def varint():
-        nonlocal i
-        v = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            v |= (b & 0x7f) << shift
-            shift += 7
-            if b < 0x80:
-                return v
-
-    while i < len(data):
-        key = varint()
-        if key & 7 == 0:
-            fields.append((key >> 3, varint()))
-        elif key & 7 == 2:
-            n = varint()
-            fields.append((key >> 3, data[i:i + n]))
-            i += n
-        else:
-            raise Failure(f"protobuf wire type {key & 7}")
-    return fields
-
-
-def varints(data):
-    """The values of a packed repeated varint field."""
-    out, v, shift = [], 0, 0
-    for b in data:
-        v |= (b & 0x7f) << shift
-        shift += 7
-        if b < 0x80:
-            out.append(v)
-            v = shift = 0
-    return out
 
 
 @test

@@ -8,8 +8,10 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# mproflib, and the helpers the two tiers share (tests/protobuf.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
                                 "tools"))
+sys.path.insert(0, os.path.dirname(HERE))
 
 FIXTURES = os.path.join(HERE, "fixtures")
 # The fixture process, its dump, and where its maps put its code: the

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conftest import HERE
+from protobuf import protobuf
 
 MPROF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "mprof")
 MEAN = 4096
@@ -78,31 +79,6 @@ def test_text_reports(profile_dir, fake_symbolizer):
     assert "500ms" in leaks and "3s" in leaks
 
 
-def proto_fields(data):
-    """(field, value) of a protobuf message, varints and bytes."""
-    i, out = 0, []
-    while i < len(data):
-        key, i = varint(data, i)
-        if key & 7 == 0:
-            v, i = varint(data, i)
-        else:
-            n, i = varint(data, i)
-            v, i = data[i:i + n], i + n
-        out.append((key >> 3, v))
-    return out
-
-
-def varint(data, i):
-    v = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        v |= (b & 0x7f) << shift
-        shift += 7
-        if b < 0x80:
-            return v, i
-
-
 @pytest.mark.parametrize("lifetimes, types, default", [
     (False, ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"],
      "inuse_space"),
@@ -115,9 +91,9 @@ def test_pprof_sample_types(profile_dir, tmp_path, lifetimes, types,
     out = tmp_path / "p.pb.gz"
     mprof("report", "--format", "pprof", "-o", str(out), profile_dir,
           *(["--lifetimes"] if lifetimes else []))
-    fields = proto_fields(gzip.decompress(out.read_bytes()))
+    fields = protobuf(gzip.decompress(out.read_bytes()))
     strings = [v.decode() for f, v in fields if f == 6]
-    got = [strings[dict(proto_fields(v))[1]] for f, v in fields if f == 1]
+    got = [strings[dict(protobuf(v))[1]] for f, v in fields if f == 1]
     assert got == types
     assert strings[dict(fields)[14]] == default
     labels = "avg_lifetime" if lifetimes else "age"
