@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""What each entry point costs, as README.md states it: instructions per
+"""What each entry point costs, as docs/design.md states it: instructions per
 operation (callgrind, inside bench/ops.c's op_* functions: the call, the
 operation and its free) on the same glibc master unpatched and with the
 series, unset, refused (GLIBC_MALLOC_PROFILE=2, which the profiler turns
@@ -21,7 +21,7 @@ import variables as var
 
 BEGIN = "<!-- bench/costs.py -->"
 END = "<!-- end bench/costs.py -->"
-# The rows of the README's table, in its order.
+# The rows of the table in docs/design.md, in its order.
 OPS = ("malloc32", "calloc32", "malloc2000", "calloc2000", "malloc20000",
        "malloc100000", "malloc1M", "realloc", "memalign",
        "aligned_alloc", "posix_memalign", "valloc")

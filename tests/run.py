@@ -1242,13 +1242,13 @@ ALLOCATORS = {"malloc": 2000, "calloc": 1000, "realloc": 500,
               "valloc": 50, "pvalloc": 50}
 
 
-def readme_costs():
-    """README.md's table of what each operation of bench/ops.c costs:
+def documented_costs():
+    """docs/design.md's table of what each operation of bench/ops.c costs:
     {operation: {column: instructions}}."""
-    with open(os.path.join(TOP, "README.md")) as f:
+    with open(os.path.join(TOP, "docs", "design.md")) as f:
         m = re.search(r"^\| operation \|(.*)\|\n\|[-|: ]+\|\n((?:\|.*\|\n)+)",
                       f.read(), re.M)
-    check(m, "README.md", "a table of what each operation costs", None)
+    check(m, "docs/design.md", "a table of what each operation costs", None)
     columns = [c.strip() for c in m[1].split("|")]
     table = {}
     for line in m[2].splitlines():
@@ -1271,9 +1271,9 @@ def ops_instructions(lib, op, env, n=200000):
 
 
 @test
-def every_entry_point_costs_what_the_readme_says():
+def every_entry_point_costs_what_the_docs_say():
     """callgrind's count of instructions per operation of bench/ops.c,
-    exact, against unpatched glibc's, to within 0.15 of what README.md's
+    exact, against unpatched glibc's, to within 0.15 of what docs/design.md's
     table says: in a process that does not profile ("unset"), in one
     whose profiling was asked for and refused (GLIBC_MALLOC_PROFILE=2,
     which costs what unset does: its fast paths are back), and in one
@@ -1283,9 +1283,10 @@ def every_entry_point_costs_what_the_readme_says():
     realloc churns in place at the default mean, sampled now and then,
     costs within an instruction of what counting alone costs: once its
     size is not sampled again, it is an ordinary block, where it is."""
-    table = readme_costs()
+    table = documented_costs()
     check("malloc32" in table and table["malloc32"]["unset"] == "+0",
-          "README's row for malloc32", "+0 unset", table.get("malloc32"))
+          "docs/design.md's row for malloc32", "+0 unset",
+          table.get("malloc32"))
     with tempfile.TemporaryDirectory() as out:
         configs = {"unset": {}, "refused": {var.ON: "2"},
                    "counting only": {var.ON: "1",
