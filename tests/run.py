@@ -2987,6 +2987,31 @@ def mprof(*args, input=None, env=None):
 
 
 @test
+def an_installed_mprof_runs_programs_on_the_recorded_build():
+    """tools/install.sh puts mprof outside the checkout, recording it as
+    where the glibc is: run from elsewhere, it profiles a program on that
+    glibc, its report names the sites; --glibc elsewhere is refused in
+    one line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["sh", os.path.join(TOP, "tools", "install.sh"),
+                        os.path.join(tmp, "prefix")], check=True,
+                       capture_output=True)
+        installed = os.path.join(tmp, "prefix", "bin", "mprof")
+        out = os.path.join(tmp, "out")
+        p = subprocess.run([installed, "run", "--mean", "65536", "--out",
+                            out, "--", os.path.join(BIN, "estimate")],
+                           cwd=tmp, capture_output=True, text=True,
+                           timeout=300, env=clean_env({}))
+        check(p.returncode == 0 and "site_small" in p.stderr,
+              "installed mprof run", "status 0, site_small in its top",
+              p.stderr[-500:])
+        p = subprocess.run([installed, "--glibc", tmp, "run", "--",
+                            "/bin/true"], cwd=tmp, capture_output=True,
+                           text=True, timeout=60, env=clean_env({}))
+        refused(p, "--glibc without a build", "holds no glibc")
+
+
+@test
 def mprof_run_passes_through_io_and_status():
     with tempfile.TemporaryDirectory() as out:
         p = mprof("run", "--mean", "4096", "--out", out, "--", "/bin/cat",

@@ -17,6 +17,11 @@
   mprof serve [--listen ADDRESS:PORT] [--verbose]
   mprof probes (PID | --all) [--seconds N] [--out DIR]
 
+mprof runs programs on the glibc built with the profiler in the directory
+where ./build.sh ran: the checkout it is in, the one tools/install.sh
+recorded, MPROF_GLIBC, or --glibc DIR before the command.  Reading
+profiles needs no build.
+
 Formats: text (default), folded, flamegraph, pprof, gperf, json.
 Sample types, as pprof names them: inuse_space (default), inuse_objects
 (still allocated when the profiles were written), alloc_space,
@@ -39,14 +44,12 @@ import sys
 import time
 
 from . import (attach, elf, live, plot, probes, serve, tree,
-               variables as var)
+               variables as var, where)
 from .formats import FORMATS, leaks, lifetimes, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
 from .symbolize import Symbolizer
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 # The built glibc for each ELF machine a program may be built for: its
 # install directory, its loader, the build.sh argument that makes it, the
 # qemu-user that runs it elsewhere, and the machines that run it natively.
@@ -76,11 +79,17 @@ def loader_command(path):
         raise BadInput(f"{path}: a program for ELF machine {machine}; mprof "
                        "runs x86-64, i386 and AArch64 programs")
     inst, loader, arg, arch, native = BUILDS[machine]
-    lib = os.path.join(TOP, inst, "lib")
+    top = where.top()
+    lib = os.path.join(top, inst, "lib")
     loader = os.path.join(lib, loader)
     if not os.path.exists(loader):
-        raise BadInput(f"{loader} is missing: build the profiler first with "
-                       f"{os.path.join(TOP, 'build.sh')}{arg}")
+        if os.path.exists(os.path.join(top, "build.sh")):
+            raise BadInput(f"{loader} is missing: build the profiler first "
+                           f"with {os.path.join(top, 'build.sh')}{arg}")
+        raise BadInput(f"{loader} is missing: {top} holds no glibc built "
+                       "with the profiler; give mprof --glibc DIR, the "
+                       "directory where its ./build.sh ran, or set "
+                       "MPROF_GLIBC")
     emulator = [] if platform.machine() in native else [f"qemu-{arch}"]
     if emulator and not shutil.which(emulator[0]):
         raise BadInput(f"{path} is an {arch} program: running it here needs "
@@ -147,10 +156,11 @@ def run(args):
     command, lib = loader_command(path)
     # The namespace binds the built glibc over this machine's own: a
     # program of another architecture is profiled alone.
-    if not args.only_top and lib == os.path.join(TOP, "install", "lib"):
+    if not args.only_top and lib == os.path.join(where.top(), "install",
+                                                 "lib"):
         # The program, and every program it starts, on the built glibc.
-        command = [sys.executable, os.path.join(TOP, "tools", "mprof"),
-                   "_tree", lib]
+        command = [sys.executable, os.path.abspath(sys.argv[0]), "_tree",
+                   lib]
     out = args.out or (f"mprof.{os.path.basename(prog)}."
                        f"{time.strftime('%Y%m%d-%H%M%S')}")
     out = os.path.abspath(out)
@@ -296,6 +306,10 @@ def main():
         prog="mprof", description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--glibc", metavar="DIR",
+                    help="where the glibc built with the profiler is: the "
+                         "directory where its ./build.sh ran (default: "
+                         "MPROF_GLIBC, or where mprof was installed from)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     def sampling_options(parser):
         """The options run and attach share, each unset if not given."""
@@ -416,6 +430,10 @@ def main():
                         "/usr/lib/debug is (DIR/.build-id/xx/yyyy.debug)")
     args = ap.parse_args()
     try:
+        if args.glibc is not None:
+            if not os.path.isdir(args.glibc):
+                raise BadInput(f"--glibc {args.glibc}: not a directory")
+            where.give(args.glibc)
         if args.cmd == "run":
             if args.command and args.command[0] == "--":
                 args.command = args.command[1:]
@@ -441,7 +459,7 @@ def main():
         elif args.cmd == "probes":
             if (args.pid is None) == (not args.all):
                 raise BadInput("give a PID or --all")
-            probes.main(args, TOP)
+            probes.main(args, where.top())
         else:
             report(args)
     except BadInput as e:

@@ -19,6 +19,7 @@ import ctypes
 import os
 import sys
 
+from . import where
 from .profile import BadInput
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
@@ -62,8 +63,7 @@ def stand_in(path):
     """The file of the built glibc that mprof run binds over PATH, or
     None: a profile's maps name the system's path, the file that ran is
     the built one."""
-    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "install", "lib")
+    lib = os.path.join(where.top(), "install", "lib")
     if not os.path.isdir(lib):
         return None
     if lib not in _binds:
