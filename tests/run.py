@@ -56,6 +56,17 @@ ARCH = "x86_64"
 CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
 
 
+def use_x86_64():
+    """Point the tests at install/ (./build.sh), as they start."""
+    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
+    ARCH = "x86_64"
+    INSTALL = os.path.join(TOP, "install")
+    LIB = os.path.join(INSTALL, "lib")
+    LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
+    BIN = os.path.join(TOP, "tests", "bin")
+    CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
+
+
 def use_aarch64():
     """Point the tests at install-aarch64/ (./build.sh aarch64)."""
     global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
@@ -3885,7 +3896,12 @@ def resident_memory_is_explained_by_the_allocator():
     The text report advises, json and pprof carry the same figures."""
     for layout in MEMORY_LAYOUTS:
         with tempfile.TemporaryDirectory() as out:
-            p, _ = start("memory", [layout], out, 524288)
+            # A sampled block of the tcache layout is freed as its outer
+            # block, into the bin of a larger size, whose seventh block
+            # it displaces: the program would count in the tcache what is
+            # not there.  Nothing is sampled there.
+            mean = 1 << 40 if layout == "tcache" else 524288
+            p, _ = start("memory", [layout], out, mean)
             try:
                 p.stdin.write("\n")
                 p.stdin.flush()

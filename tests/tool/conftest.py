@@ -7,19 +7,7 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# mproflib, and the helpers the two tiers share (tests/protobuf.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
-                                "tools"))
-sys.path.insert(0, os.path.dirname(HERE))
-
-FIXTURES = os.path.join(HERE, "fixtures")
-# The fixture process, its dump, and where its maps put its code: the
-# Python that runs the tests, an ELF file every machine that runs them
-# has.
-PID = 4242
-DUMP = f"mprof.{PID}.1"
-CODE = (0x400000, 0x500000)
+from tool_paths import CODE, DUMP, FIXTURES, PID
 
 
 @pytest.fixture

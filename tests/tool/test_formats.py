@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from conftest import HERE
+from tool_paths import TOP
 from protobuf import protobuf
 
-MPROF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "mprof")
+MPROF = os.path.join(TOP, "tools", "mprof")
 MEAN = 4096
 
 

@@ -10,9 +10,8 @@ import pytest
 
 from mproflib import where
 
-from conftest import HERE
+from tool_paths import TOP
 
-TOP = os.path.dirname(os.path.dirname(HERE))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from mproflib import profile
 from mproflib.profile import BadInput, Profile
 
-from conftest import DUMP, FIXTURES
+from tool_paths import DUMP, FIXTURES
 
 MEAN = 4096
 # The fixture's keys: (tid, count, live, size, stack).
