@@ -34,12 +34,11 @@ import xml.etree.ElementTree as ET
 import glibc_check
 from protobuf import protobuf, varints
 
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The profiler's variables, as mprof names them.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "tools"))
+sys.path.insert(0, os.path.join(TOP, "tools"))
 from mproflib import variables as var  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = os.path.join(TOP, "install")
 LIB = os.path.join(INSTALL, "lib")
 LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
@@ -56,41 +55,31 @@ ARCH = "x86_64"
 CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
 
 
-def use_x86_64():
-    """Point the tests at install/ (./build.sh), as they start."""
+# Each architecture's build, its loader and the directory its test
+# programs are built into.
+BUILDS = {"x86_64": ("install", "ld-linux-x86-64.so.2", "bin"),
+          "aarch64": ("install-aarch64", "ld-linux-aarch64.so.1",
+                      "bin-aarch64"),
+          "i386": ("install-i386", "ld-linux.so.2", "bin-i386")}
+
+
+def use(arch):
+    """Point the tests at the build for ARCH (./build.sh, or ./build.sh
+    aarch64 or i386): AArch64 programs are built with Debian's cross
+    compiler and run under qemu-user, i386 ones with its i686 cross
+    compiler, natively on x86-64."""
     global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
-    ARCH = "x86_64"
-    INSTALL = os.path.join(TOP, "install")
+    install, loader, bin_dir = BUILDS[arch]
+    ARCH = arch
+    INSTALL = os.path.join(TOP, install)
     LIB = os.path.join(INSTALL, "lib")
-    LOADER = os.path.join(LIB, "ld-linux-x86-64.so.2")
-    BIN = os.path.join(TOP, "tests", "bin")
+    LOADER = os.path.join(LIB, loader)
+    BIN = os.path.join(TOP, "tests", bin_dir)
     CC, CXX, OBJDUMP, EMULATOR = "gcc", "g++", "objdump", []
-
-
-def use_aarch64():
-    """Point the tests at install-aarch64/ (./build.sh aarch64)."""
-    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
-    ARCH = "aarch64"
-    INSTALL = os.path.join(TOP, "install-aarch64")
-    LIB = os.path.join(INSTALL, "lib")
-    LOADER = os.path.join(LIB, "ld-linux-aarch64.so.1")
-    BIN = os.path.join(TOP, "tests", "bin-aarch64")
-    if platform.machine() != "aarch64":
+    if arch == "aarch64" and platform.machine() != "aarch64":
         CC, CXX = "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"
         OBJDUMP, EMULATOR = "aarch64-linux-gnu-objdump", ["qemu-aarch64"]
-
-
-def use_i386():
-    """Point the tests at install-i386/ (./build.sh i386), whose programs,
-    built with Debian's i686 cross compiler, run natively on x86-64."""
-    global ARCH, INSTALL, LIB, LOADER, BIN, CC, CXX, OBJDUMP, EMULATOR
-    ARCH = "i386"
-    OBJDUMP, EMULATOR = "objdump", []
-    INSTALL = os.path.join(TOP, "install-i386")
-    LIB = os.path.join(INSTALL, "lib")
-    LOADER = os.path.join(LIB, "ld-linux.so.2")
-    BIN = os.path.join(TOP, "tests", "bin-i386")
-    if platform.machine() == "x86_64":
+    elif arch == "i386" and platform.machine() == "x86_64":
         CC, CXX = "i686-linux-gnu-gcc", "i686-linux-gnu-g++"
 
 # Statistical checks allow 4 standard deviations: a correct profiler
@@ -4325,10 +4314,8 @@ def main():
                   and (not prefix or t in BOTH)]
         if not chosen:
             continue
-        if prefix == "aarch64:":
-            use_aarch64()
-        elif prefix == "i386:":
-            use_i386()
+        if prefix:
+            use(prefix.rstrip(":"))
         if not os.path.exists(LOADER):
             sys.exit(f"run.py: {LOADER} is missing: run ./build.sh "
                      + prefix.rstrip(":") + " first")

@@ -8,14 +8,12 @@ import pytest
 
 import run as e2e
 
-SWITCH = {"x86_64": e2e.use_x86_64, "aarch64": e2e.use_aarch64,
-          "i386": e2e.use_i386}
 # The architecture the tests' programs are built for now.
 _current = []
 
 
 def cases():
-    for arch in SWITCH:
+    for arch in e2e.BUILDS:
         for t in e2e.TESTS:
             if arch == "x86_64" or t in e2e.BOTH:
                 name = t.__name__ if arch == "x86_64" else \
@@ -29,7 +27,7 @@ def arch(request):
     the test programs for it, once per architecture."""
     want = request.param
     if _current != [want]:
-        SWITCH[want]()
+        e2e.use(want)
         if not os.path.exists(e2e.LOADER):
             pytest.fail(f"{e2e.LOADER} is missing: run ./build.sh "
                         f"{'' if want == 'x86_64' else want}".rstrip())
