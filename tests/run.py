@@ -4125,16 +4125,16 @@ def mprof_package():
 def render_all(pkg, prof, sym, sample, skip=()):
     """Every format but those in SKIP, and the leaks and lifetimes
     reports, with SAMPLE as mprof report would pass it."""
-    args = argparse.Namespace(top=5, by_thread=True, sample=sample)
+    options = pkg.formats.Options
     for name, fmt in pkg.formats.FORMATS.items():
         if name not in skip:
-            fmt.render(prof, sym, args)
-    pkg.formats.leaks.render(prof, sym, argparse.Namespace(
-        top=None, sample=sample if sample.startswith("inuse_")
-        else "inuse_space"))
-    pkg.formats.lifetimes.render(prof, sym, argparse.Namespace(top=None))
-    pkg.formats.pprof.render(prof, sym, argparse.Namespace(
-        sample=sample, lifetimes=True))
+            fmt.render(prof, sym, options(sample=sample, top=5,
+                                          by_thread=True))
+    pkg.formats.leaks.render(prof, sym, options(
+        sample=sample if sample.startswith("inuse_") else "inuse_space"))
+    pkg.formats.lifetimes.render(prof, sym, options())
+    pkg.formats.pprof.render(prof, sym, options(sample=sample,
+                                                lifetimes=True))
 
 
 @test

@@ -45,7 +45,7 @@ import time
 
 from . import (attach, elf, live, plot, probes, serve, tree,
                variables as var, where)
-from .formats import FORMATS, leaks, lifetimes, text
+from .formats import FORMATS, Options, leaks, lifetimes, text
 from .profile import (SAMPLE_TYPES, BadInput, DiffProfile, Profile, Series,
                       list_dumps, write_build_ids)
 from .symbolize import Symbolizer
@@ -128,12 +128,15 @@ def report(args):
             raise BadInput(f"--debug-dir {d}: not a directory")
     sym = Symbolizer(args.debug_dir)
     sym.symbolize(profile)
+    options = Options(sample=args.sample, top=args.top,
+                      by_thread=args.by_thread, by_process=args.by_process,
+                      lifetimes=args.lifetimes)
     if args.leaks:
-        data = leaks.render(profile, sym, args)
+        data = leaks.render(profile, sym, options)
     elif args.lifetimes and args.format == "text":
-        data = lifetimes.render(profile, sym, args)
+        data = lifetimes.render(profile, sym, options)
     else:
-        data = FORMATS[args.format].render(profile, sym, args)
+        data = FORMATS[args.format].render(profile, sym, options)
     binary = isinstance(data, bytes)
     if args.output:
         with open(args.output, "wb" if binary else "w") as f:

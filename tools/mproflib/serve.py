@@ -17,7 +17,6 @@ process that profiles.  A bad request gets a 4xx status and one line and
 touches no process.
 """
 
-import argparse
 import html
 import os
 import socket
@@ -30,7 +29,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import attach, live
-from .formats import pprof
+from .formats import Options, pprof
 from .profile import BadInput, Busy, DiffProfile, Profile, Refused
 from .symbolize import Symbolizer
 
@@ -208,8 +207,8 @@ def profile_of(pid, seconds, sample, turns):
                 sym.symbolize(profile)
             except BadInput as e:
                 raise HTTPError(404, f"process {pid}: {e}")
-            return pprof.render(profile, sym, argparse.Namespace(
-                sample=sample, lifetimes=sample is None,
+            return pprof.render(profile, sym, Options(
+                sample=sample or "inuse_space", lifetimes=sample is None,
                 labels={"command": command_line(pid)}))
 
 

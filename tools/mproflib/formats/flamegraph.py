@@ -9,16 +9,16 @@ from . import folded
 FLAMEGRAPH = "/usr/share/perl5/Devel/NYTProf/flamegraph.pl"
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     if not os.path.exists(FLAMEGRAPH):
         raise BadInput(f"{FLAMEGRAPH} is missing: apt-get install "
                        "libdevel-nytprof-perl")
-    what = DESCRIBE[args.sample]
-    stacks = folded.lines(profile, sym, args.sample)
+    what = DESCRIBE[options.sample]
+    stacks = folded.lines(profile, sym, options.sample)
     # flamegraph.pl fails on no input with a message about its input.
     if not stacks:
         hint = " (try --sample alloc_space)" \
-            if args.sample.startswith("inuse") else ""
+            if options.sample.startswith("inuse") else ""
         raise BadInput(f"nothing to draw: the profile has no {what}{hint}")
     p = subprocess.run(["perl", FLAMEGRAPH, "--title", what.capitalize(),
                         "--countname", what.split()[1],

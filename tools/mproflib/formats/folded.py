@@ -14,5 +14,5 @@ def lines(profile, sym, sample):
             if round(v) > 0]
 
 
-def render(profile, sym, args):
-    return "\n".join(lines(profile, sym, args.sample)) + "\n"
+def render(profile, sym, options):
+    return "\n".join(lines(profile, sym, options.sample)) + "\n"

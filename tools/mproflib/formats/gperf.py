@@ -12,12 +12,12 @@ def counts(v):
             f"[{round(v.alloc_objects):6d}: {round(v.alloc_space):8d}]")
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     stacks = defaultdict(Totals)
     for s in profile.samples:
         stacks[sym.user_pcs(s)].add(s)
     out = [f"heap profile: {counts(profile.totals())} @ heapprofile"]
-    for stack, v in ordered(stacks.items(), args.sample):
+    for stack, v in ordered(stacks.items(), options.sample):
         out.append(f"{counts(v)} @ " + " ".join(f"{pc:#x}" for pc in stack))
     out += ["", "MAPPED_LIBRARIES:"]
     seen = set()

@@ -9,7 +9,7 @@ from ..profile import LIFETIME_BOUNDS
 JSON_VERSION = 2
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     total = profile.totals()
     doc = {
         "format": "mprof-json", "version": JSON_VERSION,

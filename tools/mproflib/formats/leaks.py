@@ -8,7 +8,7 @@ from .text import human, ordered, site_lines, sites
 COLUMNS = f"{'bytes':>12} {'objects':>14} {'samples':>8} {'mean age':>9}"
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     found = [(site, v) for site, v in sites(profile, sym).items() if v.live]
     means = ", ".join(map(str, profile.means))
     if not found:
@@ -17,7 +17,7 @@ def render(profile, sym, args):
     total = Totals()
     for _, v in found:
         total.add(v)
-    shown = ordered(found, args.sample)[:args.top]
+    shown = ordered(found, options.sample)[:options.top]
     ages = lifetime_sites(profile, sym)
     out = [f"still allocated when the profiles were written: estimated "
            f"{human(total.inuse_space)} in {total.inuse_objects:,.0f} objects "

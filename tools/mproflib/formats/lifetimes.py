@@ -153,7 +153,7 @@ COLUMNS = (f"{'frees':>7} {'median':>13} {'p90':>13} {'<1ms':>5} "
            f"{'other':>6} {'live':>6} {'mean age':>9}")
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     found = list(sites(profile, sym).items())
     means = ", ".join(map(str, profile.means))
     if not found:
@@ -163,7 +163,7 @@ def render(profile, sym, args):
     # The sites that freed the most bytes first, then those holding most.
     found.sort(key=lambda kv: (-kv[1].freed_space, -kv[1].inuse_space,
                                kv[0]))
-    shown = found[:args.top]
+    shown = found[:options.top]
     frees = sum(v.sampled_frees for _, v in found)
     other = sum(v.other_thread for _, v in found)
     everything = Site()

@@ -104,14 +104,14 @@ def lifetime_rows(profile):
                 ("active thread", "none", None)]
 
 
-def render(profile, sym, args):
+def render(profile, sym, options):
     strings = {"": 0}
 
     def s(text):
         return strings.setdefault(text, len(strings))
 
     prof = Proto()
-    lifetimes = getattr(args, "lifetimes", False)
+    lifetimes = options.lifetimes
     types = (LIFETIME_TYPES if lifetimes else
              [(name, "bytes" if name.endswith("_space") else "count")
               for name in SAMPLE_TYPES])
@@ -196,7 +196,7 @@ def render(profile, sym, args):
         if smp.thread.exe:
             sample.msg(3, Proto().int(1, s("executable"))
                        .int(2, s(smp.thread.exe)))
-        for key, value in getattr(args, "labels", {}).items():
+        for key, value in options.labels.items():
             sample.msg(3, Proto().int(1, s(key)).int(2, s(value)))
         prof.msg(2, sample)
     # The rest of the resident memory, as Go's proposed memory_space
@@ -226,7 +226,7 @@ def render(profile, sym, args):
     else:
         prof.int(12, profile.means[0] if len(profile.means) == 1 else 0)
         # What pprof opens by default, as for Go's heap profiles.
-        prof.int(14, s(args.sample))
+        prof.int(14, s(options.sample))
     for text in strings:
         prof.bytes(6, text.encode())
     return gzip.compress(bytes(prof.buf))

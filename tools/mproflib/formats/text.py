@@ -127,33 +127,33 @@ def summary(profile, sym, sample, top=TOP):
                                              profile.totals(), sample, top))
 
 
-def render(profile, sym, args):
-    top = args.top or TOP
+def render(profile, sym, options):
+    top = options.top or TOP
     total = profile.totals()
     found = sites(profile, sym)
     out = header(profile) + memory_lines(profile)
-    for sample in (args.sample, COUNTERPART[args.sample]):
+    for sample in (options.sample, COUNTERPART[options.sample]):
         out += table(found, total, sample, top)
-    if getattr(args, "by_process", False):
+    if options.by_process:
         per = {}
         for t in profile.threads:
             per.setdefault((t.pid, t.exe), Totals())
         for s in profile.samples:
             per[(s.thread.pid, s.thread.exe)].add(s)
         out += ["by process:", f"{COLUMNS}  process"]
-        for (pid, exe), v in ordered(per.items(), args.sample):
-            out.append(f"{row(v, share(v, total, args.sample))}  pid {pid} "
+        for (pid, exe), v in ordered(per.items(), options.sample):
+            out.append(f"{row(v, share(v, total, options.sample))}  pid {pid} "
                        f"{exe}")
         out.append("")
-    if args.by_thread:
+    if options.by_thread:
         per = {}
         for t in profile.threads:
             per.setdefault((t.pid, t.tid, t.name), Totals())
         for s in profile.samples:
             per[(s.thread.pid, s.thread.tid, s.thread.name)].add(s)
         out += ["by thread:", f"{COLUMNS}  thread"]
-        for (pid, tid, name), v in ordered(per.items(), args.sample):
-            out.append(f"{row(v, share(v, total, args.sample))}  pid {pid} "
+        for (pid, tid, name), v in ordered(per.items(), options.sample):
+            out.append(f"{row(v, share(v, total, options.sample))}  pid {pid} "
                        f"tid {tid}" + (f" ({name})" if name else ""))
         out.append("")
     out += ["sizes (power-of-two buckets):", f"{'size':>22} {COLUMNS}"]
@@ -163,5 +163,5 @@ def render(profile, sym, args):
     for b in sorted(hist):
         label = "0" if b == 0 else f"{human(b)} - {human(2 * b - 1)}"
         v = hist[b]
-        out.append(f"{label:>22} {row(v, share(v, total, args.sample))}")
+        out.append(f"{label:>22} {row(v, share(v, total, options.sample))}")
     return "\n".join(out) + "\n"
