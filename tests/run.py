@@ -1958,14 +1958,31 @@ def diff_and_plot_of_a_series():
         check(r.returncode == 0, "rsvg-convert of the plot", 0, r.stderr)
 
 
+def busy_series(argv, out):
+    """Runs ARGV, an mprof run --every of busy reading its standard input,
+    until OUT holds four dumps, then ends that input, so that a loaded
+    machine makes as many dumps as an idle one; returns (status, stderr)."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=clean_env({}))
+    deadline = time.monotonic() + 300
+    while (p.poll() is None and time.monotonic() < deadline
+           and max(map(len, dump_dirs(out).values()), default=0) < 4):
+        time.sleep(0.05)
+    _, err = p.communicate(timeout=600)
+    return p.returncode, err
+
+
 @test
 def mprof_run_every_makes_a_series():
     """mprof run --every dumps the running program at that period, each
     dump numbered after the last, the one written at exit last."""
     with tempfile.TemporaryDirectory() as out:
-        r = mprof("run", "--every", "0.25", "--mean", "4096", "--out", out,
-                  "--", os.path.join(BIN, "busy"), "2")
-        check(r.returncode == 0, "mprof run --every", 0, r.stderr)
+        status, err = busy_series(
+            ["/usr/bin/python3", MPROF, "run", "--every", "0.25", "--mean",
+             "4096", "--out", out, "--", os.path.join(BIN, "busy"), "-"],
+            out)
+        check(status == 0, "mprof run --every", 0, err)
         check_series(out)
 
 
@@ -2396,30 +2413,27 @@ def attach_refuses_in_one_line_and_the_process_goes_on():
         goes_on_unprofiled(p, "setuid", readable=False)
 
 
-def in_chroot(mount_point, args):
-    """mprof ARGS run as root in a chroot made of this machine's
-    directories, in a mount namespace of its own: a build chroot's, whose
-    root is a directory, or, if MOUNT_POINT, a mount point, as the chroot
-    of a harness that bind-mounts its directory onto itself."""
+def chroot_command(mount_point, tmp, args):
+    """The command that runs mprof ARGS as root in a chroot made of this
+    machine's directories on a tmpfs over TMP, in a mount namespace of its
+    own: a build chroot's, whose root is a directory, or, if MOUNT_POINT, a
+    mount point, as the chroot of a harness that bind-mounts its directory
+    onto itself."""
     if os.geteuid() != 0:
         raise Failure("needs root to chroot")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = os.path.join(tmp, "root")
-        script = ["set -e", f"mount -t tmpfs tmpfs {tmp}", f"mkdir {root}"]
-        if mount_point:
-            script.append(f"mount --bind {root} {root}")
-        for d in sorted({"usr", "etc", "var", "proc", "dev", "tmp",
-                         TOP.split("/")[1]}):
-            script += [f"mkdir -p {root}/{d}",
-                       f"mount --rbind /{d} {root}/{d}"]
-        for d in ("bin", "sbin", "lib", "lib64"):
-            if os.path.islink(f"/{d}"):
-                script.append(f"ln -s {os.readlink('/' + d)} {root}/{d}")
-        script.append(f'exec chroot {root} /usr/bin/python3 {MPROF} "$@"')
-        return subprocess.run(["unshare", "--mount", "--propagation",
-                               "private", "sh", "-c", "\n".join(script),
-                               "sh", *args], capture_output=True, text=True,
-                              timeout=600, env=clean_env({}))
+    root = os.path.join(tmp, "root")
+    script = ["set -e", f"mount -t tmpfs tmpfs {tmp}", f"mkdir {root}"]
+    if mount_point:
+        script.append(f"mount --bind {root} {root}")
+    for d in sorted({"usr", "etc", "var", "proc", "dev", "tmp",
+                     TOP.split("/")[1]}):
+        script += [f"mkdir -p {root}/{d}", f"mount --rbind /{d} {root}/{d}"]
+    for d in ("bin", "sbin", "lib", "lib64"):
+        if os.path.islink(f"/{d}"):
+            script.append(f"ln -s {os.readlink('/' + d)} {root}/{d}")
+    script.append(f'exec chroot {root} /usr/bin/python3 {MPROF} "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            "\n".join(script), "sh", *args]
 
 
 @test
@@ -2429,13 +2443,13 @@ def mprof_run_in_a_chroot():
     root, from which the files bound in the tree's namespace are out of
     reach; in one whose root is no mount point, it says in one line how
     to run it there and profiles the program alone."""
-    with tempfile.TemporaryDirectory() as out:
-        r = in_chroot(True, ["run", "--every", "0.25", "--mean", "4096",
-                             "--out", out, "--", os.path.join(BIN, "busy"),
-                             "2"])
-        check(r.returncode == 0 and "warning" not in r.stderr
-              and "alone" not in r.stderr, "mprof run --every in a chroot",
-              "status 0, no warning", r.stderr)
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        status, err = busy_series(chroot_command(
+            True, tmp, ["run", "--every", "0.25", "--mean", "4096", "--out",
+                        out, "--", os.path.join(BIN, "busy"), "-"]), out)
+        check(status == 0 and "warning" not in err and "alone" not in err,
+              "mprof run --every in a chroot", "status 0, no warning", err)
         dumps = check_series(out)
         maps = "".join(open(os.path.join(dumps[1], f)).read()
                        for f in os.listdir(dumps[1]) if f.endswith(".maps"))
@@ -2443,9 +2457,12 @@ def mprof_run_in_a_chroot():
               and "/tmp/" not in maps.replace(out, ""),
               "the files of a dump's maps", "named from the chroot's root",
               maps[-1500:])
-    with tempfile.TemporaryDirectory() as out:
-        r = in_chroot(False, ["run", "--mean", "4096", "--out", out, "--",
-                              os.path.join(BIN, "estimate")])
+    with tempfile.TemporaryDirectory() as out, \
+            tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(chroot_command(
+            False, tmp, ["run", "--mean", "4096", "--out", out, "--",
+                         os.path.join(BIN, "estimate")]),
+            capture_output=True, text=True, timeout=600, env=clean_env({}))
         said = [line for line in r.stderr.splitlines()
                 if "not a mount point" in line]
         check(r.returncode == 0 and len(said) == 1
