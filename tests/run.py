@@ -3356,6 +3356,25 @@ def pprof_raw_sites(text):
     return sites, labels
 
 
+def serve_in(tmp):
+    """mprof serve on 127.0.0.1, its temporary files in TMP."""
+    return subprocess.Popen(
+        ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": tmp})
+
+
+def until_window_opens(tmp, pid):
+    """Waits until the server of serve_in(TMP) has taken the first dump of
+    PID for a request with seconds, so that what the test does next falls
+    in the window however loaded the machine."""
+    deadline = time.monotonic() + 60
+    while not glob.glob(os.path.join(tmp, "mprof-serve.*", "dumps",
+                                     f"mprof.{pid}.1")):
+        check(time.monotonic() < deadline, "the window's first dump",
+              "within 60 s", "not taken")
+        time.sleep(0.02)
+
+
 @test
 def mprof_serve_answers_as_net_http_pprof():
     """mprof serve on 127.0.0.1 beside a running service: go tool pprof
@@ -3371,9 +3390,8 @@ def mprof_serve_answers_as_net_http_pprof():
         env=clean_env({var.ON: "1",
                        var.MEAN: str(mean),
                        var.OUT: profiles}))
-    server = subprocess.Popen(
-        ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
-        stderr=subprocess.PIPE, text=True)
+    windows = tempfile.mkdtemp()
+    server = serve_in(windows)
     try:
         _, hold, size = target.stdout.readline().split()
         hold, size = int(hold), int(size)
@@ -3432,7 +3450,7 @@ def mprof_serve_answers_as_net_http_pprof():
         t = threading.Thread(target=lambda: result.update(
             r=get(f"/allocs?pid={target.pid}&seconds=2")))
         t.start()
-        time.sleep(0.5)
+        until_window_opens(windows, target.pid)
         target.stdin.write(f"grow {k}\n")
         target.stdin.flush()
         check(target.stdout.readline() == f"grew {k}\n", "the service",
@@ -3532,6 +3550,7 @@ def mprof_serve_answers_as_net_http_pprof():
                 proc.kill()
                 proc.wait()
         shutil.rmtree(profiles)
+        shutil.rmtree(windows)
 
 
 @test
@@ -3540,9 +3559,8 @@ def mprof_serve_attaches_a_plain_service_for_allocs_seconds():
     attaches it, answers with what it allocated in those seconds, which
     go tool pprof reads, within 4 sd, and detaches it; the service's
     output and exit are untouched."""
-    server = subprocess.Popen(
-        ["/usr/bin/python3", MPROF, "serve", "--listen", "127.0.0.1:0"],
-        stderr=subprocess.PIPE, text=True)
+    windows = tempfile.mkdtemp()
+    server = serve_in(windows)
     p = start_plain("attach")
     pkg = mprof_package()
     try:
@@ -3565,9 +3583,7 @@ def mprof_serve_attaches_a_plain_service_for_allocs_seconds():
             check(time.monotonic() < deadline, "the service", "attached",
                   "not within 10 s")
             time.sleep(0.05)
-        # After the first dump of the window; at the default mean, enough
-        # for a bound well below the truth.
-        time.sleep(0.5)
+        until_window_opens(windows, p.pid)
         rounds = 10
         for _ in range(rounds):
             stdout = tell(p, "run 1", "ran 1")
@@ -3599,6 +3615,7 @@ def mprof_serve_attaches_a_plain_service_for_allocs_seconds():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        shutil.rmtree(windows)
 
 
 @test
