@@ -46,18 +46,17 @@ series_hash () {
   (cd "$top/patches" && cat series $(series_files)) | sha256sum | cut -c1-64
 }
 
-cover=0000-cover-letter.patch
-
 export_series () {
   [ -d "$src/.git" ] || { say "no glibc-src/ to export from"; exit 1; }
   if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
     say "glibc-src/ has uncommitted changes: commit them first"; exit 1
   fi
-  # The cover letter, written by hand, is no patch to apply.
-  find "$top/patches" -name '*.patch' ! -name "$cover" -delete
+  # The cover letter, written by hand, is 0000-cover-letter.txt: no
+  # patch to apply, so that patches/ holds one .patch per commit.
+  find "$top/patches" -name '*.patch' -delete
   git -C "$src" format-patch -q --no-signature --zero-commit -N \
     -o "$top/patches" pristine..HEAD
-  (cd "$top/patches" && ls *.patch | grep -vx "$cover") > "$top/patches/series"
+  (cd "$top/patches" && ls *.patch) > "$top/patches/series"
   series_hash > "$src/.git/series-hash"
   git -C "$src" rev-parse HEAD > "$src/.git/series-head"
   say "exported $(wc -l < "$top/patches/series") patches to patches/"

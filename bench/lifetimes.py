@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""What recording lifetimes (patch 10) adds to a sample: the churn
-workload with every allocation sampled (mean 1) against profiling unset,
-on the series without patch 10 (BEFORE, an install directory) and with
+"""What recording lifetimes adds to a sample: the churn workload with
+every allocation sampled (mean 1) against profiling unset, on the series
+without lifetimes (BEFORE, an install directory) and with
 it (install/), interleaved round by round; the difference per pair is a
 sample's cost (its stack walk, its table, and making and freeing its
 block, now with a clock read at each).  At the stack depths of
 bench.py's per-sample table, frame pointers.  Then the clock on its own
 (bench/clock.c).  Writes its section of bench/RESULTS.md.
 
-Make BEFORE by building the series up to patch 9 (git checkout of that
-commit in glibc-src/, ./build.sh, cp -a install BEFORE, and back).
+Lifetimes were a patch of their own, the tenth, in the series of this
+repository's commit a754177, before they were folded into patches 2 and
+3: make BEFORE from its first nine patches (git show a754177:patches/...,
+git am onto glibc-src's pristine tag in a worktree, built and installed
+into BEFORE).
 Usage: bench/lifetimes.py BEFORE [--runs N]."""
 
 import argparse
@@ -65,10 +68,10 @@ def main():
     tsc = statistics.median(float(r.split()[4]) for r in reads)
     text = [BEGIN, "## Lifetimes", "",
             "What recording each sampled block's lifetime adds to a sample "
-            "(patch 10; `bench/lifetimes.py`): bench/churn.c with every "
+            "(`bench/lifetimes.py`): bench/churn.c with every "
             "allocation sampled (mean 1, frame pointers) against profiling "
             f"unset, medians of {args.runs} interleaved rounds, on the "
-            "series without patch 10 and with it. The depth is that of "
+            "series without lifetimes and with them. The depth is that of "
             "churn's loop below main (0: four frames in all).", "",
             "| depth | ns per sample before | after | added |",
             "|---:|---:|---:|---:|"]

@@ -79,35 +79,19 @@ batch (struct site *s, void *(*make) (void), size_t n, uint64_t ns)
     }
 }
 
-static __attribute__ ((noipa)) void *
-site_10us (void)
-{
-  return malloc (SIZE);
-}
+/* One call site per kind of block, each a function of its own.  */
+#define SITE(name) \
+  static __attribute__ ((noipa)) void * \
+  name (void) \
+  { \
+    return malloc (SIZE); \
+  }
 
-static __attribute__ ((noipa)) void *
-site_1ms (void)
-{
-  return malloc (SIZE);
-}
-
-static __attribute__ ((noipa)) void *
-site_100ms (void)
-{
-  return malloc (SIZE);
-}
-
-static __attribute__ ((noipa)) void *
-site_never (void)
-{
-  return malloc (SIZE);
-}
-
-static __attribute__ ((noipa)) void *
-site_cross (void)
-{
-  return malloc (SIZE);
-}
+SITE (site_10us)
+SITE (site_1ms)
+SITE (site_100ms)
+SITE (site_never)
+SITE (site_cross)
 
 static struct site s10us = { "site_10us" }, s1ms = { "site_1ms" },
   s100ms = { "site_100ms" }, scross = { "site_cross" };
